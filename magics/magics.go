@@ -109,6 +109,14 @@ func (r *Registry) All() []*Magic {
 // Run runs the magic a Call names, with a clear error when there is none
 // or it is used the wrong way.
 func (r *Registry) Run(ctx context.Context, c *Call) error {
+	if c.Name == "" {
+		return fmt.Errorf("a magic needs a name after %%: %%lsmagic lists the magics there are")
+	}
+	if !c.Cell && strings.HasPrefix(c.Name, "%") {
+		// Split passes a %%name line that is not the cell's first on as
+		// a line magic named "%name".
+		return fmt.Errorf("%%%s must be the first line of its cell: a cell magic takes the rest of the cell as its input", c.Name)
+	}
 	m, ok := r.Lookup(c.Name)
 	prefix := "%"
 	if c.Cell {

@@ -1,0 +1,62 @@
+// Command gantry is the Gantry Jupyter kernel and its tools, in one binary:
+//
+//	gantry install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--uninstall]
+//	gantry kernel --connection-file FILE
+//	gantry executor          (started by the kernel; not for people)
+//	gantry version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "gantry: %v\n", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `Gantry: a Go Jupyter kernel for training on compute targets.
+
+Usage:
+  gantry install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name TEXT] [--uninstall]
+  gantry kernel --connection-file FILE
+  gantry version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "kernel":
+		return runKernel(ctx, args[1:], stderr)
+	case "executor":
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+		defer stop()
+		return runExecutor(ctx)
+	case "install":
+		return runInstall(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "gantry", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}

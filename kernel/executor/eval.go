@@ -1,0 +1,499 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"reflect"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"gantry/display"
+	"gantry/kernel/cell"
+	"gantry/kernel/frame"
+	"gantry/magics"
+)
+
+// interruptGrace is how long an interrupted cell may take to stop before
+// the executor gives up on it and asks to be replaced.
+const interruptGrace = 2 * time.Second
+
+// chunkPos records where a compiled chunk sits in which cell, so positions
+// in errors and panics can be given in the cell's own coordinates.
+type chunkPos struct {
+	exec int // execution count of the cell
+	line int // cell line of the chunk's first line
+	col  int // cell column of the chunk's first byte
+}
+
+// errStuck reports a cell that did not stop after an interrupt.
+var errStuck = errors.New("stuck")
+
+// execute runs one cell: magics, shell lines and Go code in order.
+func (s *session) execute(ctx context.Context, f *frame.Frame, reply *frame.Frame) {
+	s.curExec = f.ExecutionNum
+	s.page = nil
+	var result *frame.Bundle
+	for _, seg := range magics.Split(f.Code) {
+		var err error
+		result = nil
+		switch seg.Kind {
+		case magics.GoCode:
+			result, err = s.evalGo(ctx, seg.Text, seg.Line)
+		case magics.LineMagic, magics.CellMagic:
+			err = s.e.reg.Run(ctx, &magics.Call{Name: seg.Name, Args: seg.Args, Body: seg.Body,
+				Cell: seg.Kind == magics.CellMagic, Stdout: stdout(), Stderr: stderr(), S: s.api(ctx)})
+		case magics.Shell:
+			err = magics.RunShell(ctx, seg.Text, stdout(), stderr())
+		case magics.HelpRequest:
+			err = magics.Help(s.e.reg, s.api(ctx), seg.Name, seg.Detail)
+		}
+		if err != nil {
+			s.fail(ctx, reply, err)
+			break
+		}
+	}
+	if reply.Status == "ok" && result != nil && !f.Silent {
+		reply.Result = result
+	}
+	for _, p := range s.page {
+		reply.Payload = append(reply.Payload, map[string]any{
+			"source": "page", "data": map[string]any{"text/plain": p}, "start": 0,
+		})
+	}
+}
+
+// fail fills reply with err in Jupyter's terms.
+func (s *session) fail(ctx context.Context, reply *frame.Frame, err error) {
+	reply.Status = "error"
+	var fe *frame.Error
+	switch {
+	case errors.Is(err, errStuck):
+		reply.Restarted = true
+		fe = &frame.Error{Name: "Interrupted", Value: "the cell did not stop within " + interruptGrace.String() +
+			" of the interrupt (it is blocked in a call such as time.Sleep or a network read); " +
+			"the executor was replaced and interpreter state was reset"}
+	case ctx.Err() != nil:
+		fe = &frame.Error{Name: "Interrupted", Value: "the cell was interrupted; interpreter state is kept"}
+	case errors.As(err, &fe):
+	default:
+		fe = &frame.Error{Name: "Error", Value: err.Error()}
+	}
+	if len(fe.Traceback) == 0 {
+		fe.Traceback = []string{fe.Name + ": " + fe.Value}
+	}
+	reply.Error = fe
+}
+
+// evalGo evaluates Go source whose first line is line `line` of the cell.
+func (s *session) evalGo(ctx context.Context, src string, line int) (*frame.Bundle, error) {
+	chunks, err := cell.Split(src)
+	if err != nil {
+		var ce *cell.Error
+		if errors.As(err, &ce) {
+			return nil, &frame.Error{Name: "SyntaxError", Value: fmt.Sprintf("cell line %d:%d: %s", ce.Line+line-1, ce.Col, ce.Msg)}
+		}
+		return nil, &frame.Error{Name: "SyntaxError", Value: err.Error()}
+	}
+	var result *frame.Bundle
+	for _, c := range chunks {
+		pos := chunkPos{exec: s.curExec, line: c.Line + line - 1, col: c.Col}
+		result = nil
+		switch c.Kind {
+		case cell.Imports:
+			err = s.evalImports(ctx, c, pos)
+		case cell.Decls:
+			err = s.evalDecls(ctx, c, pos)
+		case cell.Stmts:
+			result, err = s.evalStmts(ctx, c, pos)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return result, nil
+}
+
+func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) error {
+	for _, imp := range c.Imports {
+		key := imp.Name + " " + imp.Path
+		if s.done[key] {
+			continue
+		}
+		src := "import " + strconv.Quote(imp.Path)
+		if imp.Name != "" {
+			src = "import " + imp.Name + " " + strconv.Quote(imp.Path)
+		}
+		if _, err := s.run(ctx, src, cell.Decls, pos); err != nil {
+			if strings.Contains(err.Error(), "unable to find source") || strings.Contains(err.Error(), "cannot find package") {
+				return &frame.Error{Name: "ImportError", Value: fmt.Sprintf(
+					"import %q: not a standard library or Gantry package, and not fetched: run %%require MODULE@VERSION first "+
+						"(for example %%require github.com/google/uuid@v1.6.0)", imp.Path)}
+			}
+			return err
+		}
+		s.done[key] = true
+		name := imp.Name
+		if name == "" {
+			name = packageName(s.i, imp.Path)
+		}
+		if name != "_" && name != "." {
+			s.imports[name] = imp.Path
+		}
+	}
+	return nil
+}
+
+func (s *session) evalDecls(ctx context.Context, c cell.Chunk, pos chunkPos) error {
+	decls, err := cell.ParseDecls(c.Src)
+	if err != nil {
+		return &frame.Error{Name: "SyntaxError", Value: err.Error()}
+	}
+	if _, err := s.run(ctx, c.Src, cell.Decls, pos); err != nil {
+		return err
+	}
+	var redefined []string
+	for _, d := range decls {
+		for _, n := range d.Names {
+			if _, ok := s.decls[n]; ok && (d.Kind == "func" || d.Kind == "method") {
+				redefined = append(redefined, n)
+			}
+			if _, ok := s.decls[n]; !ok {
+				s.order = append(s.order, n)
+			}
+			s.decls[n] = d
+			s.names[n] = true
+			if i := strings.LastIndexByte(n, '.'); i >= 0 && d.Kind == "method" {
+				s.methods[n[i+1:]] = true
+			}
+		}
+	}
+	if len(redefined) > 0 {
+		return s.refreshCallers(ctx, redefined)
+	}
+	return nil
+}
+
+// refreshCallers re-evaluates earlier funcs that call a redefined func
+// (directly or through others), so they call the new body: yaegi binds a
+// call to the body that existed when the caller was compiled.
+func (s *session) refreshCallers(ctx context.Context, redefined []string) error {
+	changed := map[string]bool{}
+	for _, n := range redefined {
+		changed[n] = true
+	}
+	var redo []string
+	for progress := true; progress; {
+		progress = false
+		for _, n := range s.order {
+			d := s.decls[n]
+			if changed[n] || (d.Kind != "func" && d.Kind != "method") {
+				continue
+			}
+			for _, r := range cell.Refs(d.Src) {
+				if changed[r] || changed[strings.TrimPrefix(r, "*")] {
+					changed[n] = true
+					redo = append(redo, n)
+					progress = true
+					break
+				}
+			}
+		}
+	}
+	for _, n := range redo {
+		d := s.decls[n]
+		if _, err := s.run(ctx, d.Src, cell.Decls, chunkPos{exec: -1, line: 1, col: 1}); err != nil {
+			fmt.Fprintf(stderr(), "warning: %s still calls the old body: re-evaluating it failed: %v\n", n, err)
+		}
+	}
+	return nil
+}
+
+func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*frame.Bundle, error) {
+	body := c.Src
+	var last string
+	lastPos := pos
+	if c.LastExpr && c.LastExprSrc != "" {
+		at := strings.LastIndex(body, c.LastExprSrc)
+		if at >= 0 {
+			last = c.LastExprSrc
+			before := body[:at]
+			nl := strings.Count(before, "\n")
+			lastPos.line = pos.line + nl
+			if nl == 0 {
+				lastPos.col = pos.col + len(before)
+			} else {
+				lastPos.col = len(before) - strings.LastIndex(before, "\n")
+			}
+			body = before
+		}
+	}
+	if strings.TrimSpace(body) != "" {
+		if _, err := s.run(ctx, body, cell.Stmts, pos); err != nil {
+			return nil, err
+		}
+	}
+	s.noteDefined(c.Names)
+	if last == "" {
+		return nil, nil
+	}
+	// A single-valued expression is kept in __gantry_v and rendered;
+	// anything else (a call with no or several results) runs for effect.
+	// (yaegi accepts `v := f()` for a multi-valued f, so the check is a
+	// call of a one-parameter func, compiled and not run.)
+	if _, err := s.i.Compile("__gantry_keep(" + last + ")"); err != nil {
+		_, err = s.run(ctx, last, cell.Stmts, lastPos)
+		return nil, err
+	}
+	vp := lastPos
+	vp.col -= len(valuePrefix)
+	v, err := s.run(ctx, valuePrefix+last+")", cell.Stmts, vp)
+	var ce compileError
+	if errors.As(err, &ce) {
+		_, err = s.run(ctx, last, cell.Stmts, lastPos)
+		return nil, err
+	}
+	if err != nil || !v.IsValid() {
+		return nil, err
+	}
+	if b, ok := s.renderMethods(ctx); ok {
+		return b, nil
+	}
+	b, ok := v.Interface().(display.Bundle)
+	if !ok {
+		b = display.Render(v.Interface())
+	}
+	return &frame.Bundle{Data: b.Data, Metadata: b.Metadata}, nil
+}
+
+// valuePrefix binds a trailing expression's value.
+const valuePrefix = "__gantry_v := ("
+
+// renderers are the prelude funcs that render a value through a method a
+// cell type may define, in order of preference.
+var renderers = []struct{ method, fn string }{
+	{"MIMEBundle", "__gantry_asBundle"},
+	{"HTML", "__gantry_asHTML"},
+	{"Markdown", "__gantry_asMarkdown"},
+	{"SVG", "__gantry_asSVG"},
+	{"Error", "__gantry_asError"},
+	{"String", "__gantry_asString"},
+}
+
+// renderMethods renders __gantry_v through the first rendering method its
+// type has, when cells declared such methods. Interpreted types lose their
+// methods when they travel as any, so this is decided by compiling a call
+// that takes the interface: it compiles only if the type implements it.
+func (s *session) renderMethods(ctx context.Context) (*frame.Bundle, bool) {
+	for _, r := range renderers {
+		if !s.methods[r.method] {
+			continue
+		}
+		prog, err := s.i.Compile(r.fn + "(__gantry_v)")
+		if err != nil {
+			continue
+		}
+		v, err := s.i.ExecuteWithContext(ctx, prog)
+		if err != nil || !v.IsValid() {
+			continue
+		}
+		if b, ok := v.Interface().(display.Bundle); ok {
+			return &frame.Bundle{Data: b.Data, Metadata: b.Metadata}, true
+		}
+	}
+	return nil, false
+}
+
+func (s *session) noteDefined(names []string) {
+	for _, n := range names {
+		s.names[n] = true
+	}
+}
+
+// compileError wraps an error found before any code ran.
+type compileError struct{ err error }
+
+func (e compileError) Error() string { return e.err.Error() }
+func (e compileError) Unwrap() error { return e.err }
+
+// chunkLines is the size of the line range each chunk gets: positions
+// reported as "_.go:LINE:COL" name the chunk as LINE / chunkLines.
+const chunkLines = 100000
+
+// run compiles src as one chunk and executes it, honouring ctx. Errors come
+// back as *frame.Error in cell coordinates.
+//
+// Every chunk is parsed as yaegi's own "_.go" (imports are scoped to a file
+// name, and cells must share them), with a //line directive that moves the
+// chunk to a line range of its own, so a position in any later error or
+// panic still tells which cell it came from.
+func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunkPos) (reflect.Value, error) {
+	s.chunkN++
+	s.chunks[s.chunkN] = pos
+	directive := fmt.Sprintf("\n//line _.go:%d:1\n", s.chunkN*chunkLines+1)
+	fset := s.i.FileSet()
+	var node ast.Node
+	mode := parser.DeclarationErrors | parser.ParseComments
+	if kind == cell.Stmts {
+		f, err := parser.ParseFile(fset, "_.go", "package main; func main() {"+directive+src+"\n}", mode)
+		if err != nil {
+			return reflect.Value{}, compileError{s.cellError("CompileError", err)}
+		}
+		node = f.Decls[0].(*ast.FuncDecl).Body
+	} else {
+		f, err := parser.ParseFile(fset, "_.go", "package main"+directive+src, mode)
+		if err != nil {
+			return reflect.Value{}, compileError{s.cellError("CompileError", err)}
+		}
+		node = f
+	}
+	prog, err := s.i.CompileAST(node)
+	if err != nil {
+		return reflect.Value{}, compileError{s.cellError("CompileError", err)}
+	}
+	s.panics.Reset()
+	type result struct {
+		v   reflect.Value
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := s.i.ExecuteWithContext(ctx, prog)
+		done <- result{v, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r = <-done // ExecuteWithContext returns promptly on cancel
+	}
+	if ctx.Err() != nil {
+		if !s.waitIdle(interruptGrace) {
+			return reflect.Value{}, errStuck
+		}
+		return reflect.Value{}, ctx.Err()
+	}
+	if r.err != nil {
+		var p interp.Panic
+		if errors.As(r.err, &p) {
+			return reflect.Value{}, s.panicError(p)
+		}
+		return reflect.Value{}, s.cellError("RuntimeError", r.err)
+	}
+	return r.v, nil
+}
+
+// waitIdle reports whether the interpreter's execution goroutine ends
+// within d after an interrupt.
+func (s *session) waitIdle(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if !strings.Contains(string(buf[:n]), "yaegi/interp.(*Interpreter).Execute(") {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var (
+	chunkRef  = regexp.MustCompile(`(?:_\.go:)?(\d{6,}):(\d+)`)
+	panicLine = regexp.MustCompile(`^(_\.go:)?\d+:\d+: panic`)
+)
+
+// cellPos rewrites chunk positions in msg ("_.go:LINE:COL" or
+// "LINE:COL" with LINE in a chunk's range) into "cell[N]:LINE:COL".
+func (s *session) cellPos(msg string) string {
+	return chunkRef.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := chunkRef.FindStringSubmatch(m)
+		line, _ := strconv.Atoi(sub[1])
+		col, _ := strconv.Atoi(sub[2])
+		p, ok := s.chunks[line/chunkLines]
+		if !ok {
+			return m
+		}
+		line = line%chunkLines - 1
+		if line == 0 {
+			col += p.col - 1
+		}
+		where := "cell"
+		switch {
+		case p.exec > 0:
+			where = fmt.Sprintf("cell[%d]", p.exec)
+		case p.exec < 0:
+			where = "redefinition"
+		}
+		return fmt.Sprintf("%s:%d:%d", where, p.line+line, col)
+	})
+}
+
+func (s *session) cellError(name string, err error) *frame.Error {
+	msg := s.cellPos(err.Error())
+	return &frame.Error{Name: name, Value: msg, Traceback: []string{name + ": " + msg}}
+}
+
+// panicError turns an interpreter panic into a Go-style traceback with
+// cell positions, from the frames yaegi reported while unwinding.
+func (s *session) panicError(p interp.Panic) *frame.Error {
+	val := fmt.Sprint(p.Value)
+	if e, ok := p.Value.(error); ok {
+		val = e.Error()
+	}
+	tb := []string{"panic: " + val, "", "goroutine 1 [running]:"}
+	for _, l := range strings.Split(strings.TrimSpace(s.panics.String()), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		// "300002:5: panic: main.f(...)"
+		i := strings.Index(l, ": panic: ")
+		if i < 0 {
+			continue
+		}
+		fn := strings.TrimPrefix(l[i+len(": panic: "):], "main.")
+		if fn == "main(...)" {
+			fn = "cell(...)"
+		}
+		tb = append(tb, fn, "\t"+s.cellPos(l[:i]))
+	}
+	return &frame.Error{Name: "panic", Value: val, Traceback: tb}
+}
+
+// packageName returns the name a package is imported under by default.
+func packageName(i *interp.Interpreter, path string) string {
+	for k := range i.Symbols(path) {
+		if idx := strings.LastIndex(k, "/"); idx >= 0 && k[:idx] == path {
+			return k[idx+1:]
+		}
+	}
+	base := path[strings.LastIndex(path, "/")+1:]
+	if strings.HasPrefix(base, "v") && len(base) > 1 {
+		if _, err := strconv.Atoi(base[1:]); err == nil {
+			p := strings.TrimSuffix(path, "/"+base)
+			base = p[strings.LastIndex(p, "/")+1:]
+		}
+	}
+	return strings.ReplaceAll(base, "-", "_")
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

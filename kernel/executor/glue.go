@@ -1,0 +1,167 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+
+	"gantry/comm"
+	"gantry/display"
+	"gantry/kernel/frame"
+	"gantry/magics"
+)
+
+func stdout() io.Writer { return os.Stdout }
+func stderr() io.Writer { return os.Stderr }
+
+// runCtx returns the context of the running request, or a cancelled one
+// when nothing runs (input is then refused).
+func (e *Executor) runCtx() context.Context {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx != nil {
+		return e.ctx
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// limitMemory caps the executor's address space so a cell that allocates
+// without bound ends this process, not the machine.
+func limitMemory(n int64) error {
+	lim := &syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, lim); err != nil {
+		return fmt.Errorf("limit memory to %d bytes: %w", n, err)
+	}
+	return nil
+}
+
+// api is the magics.Session of one request.
+type api struct {
+	s   *session
+	ctx context.Context
+}
+
+func (s *session) api(ctx context.Context) magics.Session { return api{s, ctx} }
+
+func (a api) Eval(ctx context.Context, code string) (*frame.Bundle, error) {
+	return a.s.evalGo(ctx, code, 1)
+}
+
+func (a api) Reset(ctx context.Context) error {
+	return a.s.reset()
+}
+
+func (a api) Doc(name string) (string, bool) { return a.s.assist.Doc(name, scope{a.s}) }
+
+func (a api) Display(b *frame.Bundle) {
+	publisher{a.s.e}.Publish(display.Bundle{Data: b.Data, Metadata: b.Metadata}, "", false)
+}
+
+func (a api) Page(text string) { a.s.page = append(a.s.page, text) }
+
+func (a api) GoPath() string { return a.s.e.cfg.GoPath }
+
+// scope tells the assistant what the cells have defined.
+type scope struct{ s *session }
+
+func (sc scope) Names() []string { return sortedKeys(sc.s.names) }
+
+func (sc scope) Decl(name string) (src, doc string, ok bool) {
+	d, ok := sc.s.decls[name]
+	return d.Src, d.Doc, ok
+}
+
+func (sc scope) Imports() map[string]string {
+	out := make(map[string]string, len(sc.s.imports))
+	for k, v := range sc.s.imports {
+		out[k] = v
+	}
+	return out
+}
+
+func (sc scope) Exports(path string) []string {
+	var out []string
+	for k, syms := range sc.s.i.Symbols(path) {
+		if i := strings.LastIndex(k, "/"); i < 0 || (k[:i] != path && k != path) {
+			continue
+		}
+		for n := range syms {
+			if n != "" && n[0] != '_' {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func (s *session) complete(f, reply *frame.Frame) {
+	matches, start, end, meta := s.assist.Complete(f.Code, f.CursorPos, scope{s}, s.e.reg.Names())
+	if matches == nil {
+		matches = []string{}
+	}
+	reply.Matches, reply.CursorBeg, reply.CursorEnd, reply.Metadata = matches, start, end, meta
+}
+
+func (s *session) inspect(f, reply *frame.Frame) {
+	text, found := s.assist.Inspect(f.Code, f.CursorPos, f.DetailLevel, scope{s})
+	reply.Found = found
+	if found {
+		reply.Result = &frame.Bundle{Data: map[string]any{"text/plain": text}}
+	}
+}
+
+// comms adapts the comm package to the frame stream.
+type comms struct {
+	e *Executor
+	m *comm.Manager
+}
+
+func newComms(e *Executor) *comms {
+	c := &comms{e: e}
+	c.m = comm.NewManager(c)
+	return c
+}
+
+func (c *comms) SendComm(kind, id, target string, data map[string]any) {
+	_ = c.e.out.Write(&frame.Frame{Kind: frame.KindComm, Comm: &frame.Comm{Type: kind, CommID: id, TargetName: target, Data: data}})
+}
+
+func (c *comms) deliver(fc *frame.Comm) {
+	if fc != nil {
+		c.m.Deliver(fc.Type, fc.CommID, fc.TargetName, fc.Data)
+	}
+}
+
+func (c *comms) symbols() map[string]map[string]reflect.Value { return comm.Symbols(c.m) }

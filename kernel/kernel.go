@@ -1,0 +1,379 @@
+// Package kernel is the protocol side of the Gantry Jupyter kernel: it binds
+// the five sockets a connection file names, checks the signature of every
+// message, answers the requests a Jupyter client sends, and runs cells in an
+// executor child process (package kernel/executor) that it restarts
+// whenever a cell ends it.
+//
+// Requests on the shell socket are handled one at a time, in order;
+// the control socket (interrupt, shutdown, kernel_info) is served while a
+// cell runs. Every request is bracketed by status busy and idle on iopub.
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/google/uuid"
+
+	"gantry/kernel/frame"
+	"gantry/kernel/history"
+	"gantry/kernel/wire"
+)
+
+// Version is the Gantry version reported in kernel_info_reply.
+const Version = "0.1.0"
+
+// Config holds what a kernel needs to start.
+type Config struct {
+	ConnectionFile string
+	Executable     string   // the gantry binary, started as `Executable executor`
+	ExecutorEnv    []string // environment of the executor; nil for os.Environ()
+	HistoryPath    string   // "" for history.DefaultPath(); "-" disables history
+	MemLimit       string   // the executor's memory limit, as shown in messages
+	Log            *log.Logger
+}
+
+// Kernel serves one connection file.
+type Kernel struct {
+	cfg     Config
+	conn    *wire.ConnectionInfo
+	signer  *wire.Signer
+	session string
+	log     *log.Logger
+
+	shell, control, stdin, iopub, hb zmq4.Socket
+	iopubMu                          sync.Mutex
+
+	hist     *history.Store
+	histSess int64
+
+	execMu    sync.Mutex
+	exec      *proc
+	execCount int
+
+	// parent of stream output and of messages from the executor.
+	parentMu sync.Mutex
+	parent   *wire.Message
+	syncs    chan syncNote
+
+	// the request running in the executor, for interrupts and input.
+	runMu     sync.Mutex
+	running   *wire.Message
+	interrupt chan struct{}
+	inputs    chan *wire.Message
+
+	commMu sync.Mutex
+	comms  map[string]string // open comm id -> target name
+
+	shutdown chan bool // restart flag
+}
+
+type syncNote struct{ stream, token string }
+
+// New reads the connection file and prepares a kernel.
+func New(cfg Config) (*Kernel, error) {
+	ci, err := wire.ReadConnectionFile(cfg.ConnectionFile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = log.New(os.Stderr, "gantry kernel: ", log.LstdFlags)
+	}
+	if cfg.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the gantry binary: %w", err)
+		}
+		cfg.Executable = exe
+	}
+	if cfg.MemLimit == "" {
+		cfg.MemLimit = "its memory limit"
+	}
+	return &Kernel{
+		cfg:      cfg,
+		conn:     ci,
+		signer:   wire.NewSigner(ci.Key),
+		session:  uuid.NewString(),
+		log:      cfg.Log,
+		syncs:    make(chan syncNote, 16),
+		inputs:   make(chan *wire.Message, 1),
+		comms:    map[string]string{},
+		shutdown: make(chan bool, 1),
+	}, nil
+}
+
+// Run binds the sockets and serves until a shutdown request or ctx ends.
+func (k *Kernel) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := []zmq4.Option{zmq4.WithTimeout(10 * time.Second)}
+	k.shell = zmq4.NewRouter(ctx, opts...)
+	k.control = zmq4.NewRouter(ctx, opts...)
+	k.stdin = zmq4.NewRouter(ctx, opts...)
+	k.iopub = zmq4.NewPub(ctx, opts...)
+	k.hb = zmq4.NewRep(ctx, opts...)
+	socks := []struct {
+		s    zmq4.Socket
+		port int
+		name string
+	}{{k.shell, k.conn.ShellPort, "shell"}, {k.control, k.conn.ControlPort, "control"},
+		{k.stdin, k.conn.StdinPort, "stdin"}, {k.iopub, k.conn.IOPubPort, "iopub"}, {k.hb, k.conn.HBPort, "heartbeat"}}
+	for _, s := range socks {
+		if err := s.s.Listen(k.conn.Endpoint(s.port)); err != nil {
+			return fmt.Errorf("bind %s socket: %w", s.name, err)
+		}
+		defer s.s.Close()
+	}
+
+	// The executor starts while the client connects.
+	k.startExecutor(ctx)
+	defer k.stopExecutor()
+
+	if k.cfg.HistoryPath != "-" {
+		go k.openHistory(ctx)
+	}
+
+	go k.heartbeat()
+	shellReqs := make(chan *wire.Message, 64)
+	go k.recvLoop(ctx, k.shell, "shell", func(m *wire.Message) { shellReqs <- m })
+	go k.recvLoop(ctx, k.control, "control", func(m *wire.Message) { k.handleControl(ctx, m) })
+	go k.recvLoop(ctx, k.stdin, "stdin", func(m *wire.Message) {
+		if m.Header.MsgType == "input_reply" {
+			select {
+			case k.inputs <- m:
+			default:
+			}
+		}
+	})
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	k.publish("status", nil, map[string]any{"execution_state": "starting"})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sigs:
+			k.interruptRunning()
+		case <-k.shutdown:
+			return nil
+		case m := <-shellReqs:
+			k.handleShell(ctx, m)
+		}
+	}
+}
+
+func (k *Kernel) openHistory(ctx context.Context) {
+	path := k.cfg.HistoryPath
+	if path == "" {
+		p, err := history.DefaultPath()
+		if err != nil {
+			k.log.Printf("history disabled: %v", err)
+			return
+		}
+		path = p
+	}
+	st, err := history.Open(ctx, path)
+	if err != nil {
+		k.log.Printf("history disabled: %v", err)
+		return
+	}
+	sess, err := st.NewSession(ctx)
+	if err != nil {
+		k.log.Printf("history disabled: %v", err)
+		st.Close()
+		return
+	}
+	k.execMu.Lock()
+	k.hist, k.histSess = st, sess
+	k.execMu.Unlock()
+}
+
+func (k *Kernel) history() (*history.Store, int64) {
+	k.execMu.Lock()
+	defer k.execMu.Unlock()
+	return k.hist, k.histSess
+}
+
+// recvLoop reads one socket, drops what does not verify, and hands the
+// rest to handle.
+func (k *Kernel) recvLoop(ctx context.Context, s zmq4.Socket, name string, handle func(*wire.Message)) {
+	for {
+		raw, err := s.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			k.log.Printf("%s: receive: %v", name, err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		m, err := k.signer.Decode(raw.Frames)
+		if err != nil {
+			k.log.Printf("%s: dropped a message: %v", name, err)
+			continue
+		}
+		handle(m)
+	}
+}
+
+func (k *Kernel) heartbeat() {
+	for {
+		m, err := k.hb.Recv()
+		if err != nil {
+			return
+		}
+		if err := k.hb.Send(m); err != nil {
+			return
+		}
+	}
+}
+
+// send signs and sends a message on a ROUTER socket back to the sender of
+// parent.
+func (k *Kernel) reply(s zmq4.Socket, parent *wire.Message, msgType string, content any) {
+	m := k.newMessage(msgType, parent, content)
+	m.Identities = parent.Identities
+	frames, err := k.signer.Encode(m)
+	if err != nil {
+		k.log.Printf("encode %s: %v", msgType, err)
+		return
+	}
+	if err := s.Send(zmq4.NewMsgFrom(frames...)); err != nil {
+		k.log.Printf("send %s: %v", msgType, err)
+	}
+}
+
+// publish sends a message on iopub.
+func (k *Kernel) publish(msgType string, parent *wire.Message, content any) {
+	m := k.newMessage(msgType, parent, content)
+	topic := msgType
+	if strings.HasPrefix(msgType, "stream") || msgType == "execute_result" || msgType == "display_data" {
+		topic = msgType
+	}
+	m.Identities = [][]byte{[]byte("kernel." + k.session[:8] + "." + topic)}
+	frames, err := k.signer.Encode(m)
+	if err != nil {
+		k.log.Printf("encode %s: %v", msgType, err)
+		return
+	}
+	k.iopubMu.Lock()
+	defer k.iopubMu.Unlock()
+	if err := k.iopub.Send(zmq4.NewMsgFrom(frames...)); err != nil {
+		k.log.Printf("publish %s: %v", msgType, err)
+	}
+}
+
+func (k *Kernel) newMessage(msgType string, parent *wire.Message, content any) *wire.Message {
+	m := &wire.Message{Header: wire.NewHeader(msgType, k.session, "gantry")}
+	if parent != nil {
+		hdr, _ := json.Marshal(parent.Header)
+		m.Parent = hdr
+		m.Header.Username = parent.Header.Username
+	}
+	if content == nil {
+		content = map[string]any{}
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"status": "error", "ename": "EncodeError", "evalue": err.Error(), "traceback": []string{}})
+	}
+	m.Content = b
+	return m
+}
+
+// setParent makes m the parent of output that arrives from now on.
+func (k *Kernel) setParent(m *wire.Message) {
+	k.parentMu.Lock()
+	k.parent = m
+	k.parentMu.Unlock()
+}
+
+func (k *Kernel) currentParent() *wire.Message {
+	k.parentMu.Lock()
+	defer k.parentMu.Unlock()
+	return k.parent
+}
+
+// stream and synced make the kernel the sink of executor output.
+func (k *Kernel) stream(name, text string) {
+	k.publish("stream", k.currentParent(), map[string]any{"name": name, "text": text})
+}
+
+func (k *Kernel) synced(name, token string) {
+	select {
+	case k.syncs <- syncNote{name, token}:
+	default:
+	}
+}
+
+// startExecutor starts a new executor process.
+func (k *Kernel) startExecutor(ctx context.Context) {
+	env := k.cfg.ExecutorEnv
+	if env == nil {
+		env = os.Environ()
+	}
+	p, err := startProc(ctx, k.cfg.Executable, env, k)
+	k.execMu.Lock()
+	defer k.execMu.Unlock()
+	if err != nil {
+		k.log.Printf("%v", err)
+		k.exec = nil
+		return
+	}
+	k.exec = p
+}
+
+func (k *Kernel) stopExecutor() {
+	k.execMu.Lock()
+	p := k.exec
+	k.execMu.Unlock()
+	if p == nil {
+		return
+	}
+	_ = p.send(&frame.Frame{Kind: frame.KindShutdown})
+	select {
+	case <-p.dead:
+	case <-time.After(2 * time.Second):
+		p.kill()
+	}
+}
+
+// executor returns a ready executor, starting one if the last has gone.
+func (k *Kernel) executor(ctx context.Context) (*proc, error) {
+	k.execMu.Lock()
+	p := k.exec
+	k.execMu.Unlock()
+	if p == nil || !p.alive() {
+		k.startExecutor(ctx)
+		k.execMu.Lock()
+		p = k.exec
+		k.execMu.Unlock()
+		if p == nil {
+			return nil, fmt.Errorf("start executor %s: %w", k.cfg.Executable, errExecutorGone)
+		}
+	}
+	select {
+	case <-p.ready:
+		return p, nil
+	case <-p.dead:
+		return nil, fmt.Errorf("the executor ended while starting: %s", p.crashReason(k.cfg.MemLimit))
+	case <-time.After(60 * time.Second):
+		p.kill()
+		return nil, errors.New("the executor did not start within 60s")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
