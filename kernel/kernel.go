@@ -325,6 +325,14 @@ func (k *Kernel) startExecutor(ctx context.Context) {
 	if env == nil {
 		env = os.Environ()
 	}
+	// Crashes of the interpreter say what happened in one line; the
+	// goroutine dumps of yaegi's internals would bury it. GANTRY_TRACEBACK
+	// brings them back for debugging Gantry itself.
+	tb := os.Getenv("GANTRY_TRACEBACK")
+	if tb == "" {
+		tb = "none"
+	}
+	env = append(env[:len(env):len(env)], "GOTRACEBACK="+tb)
 	p, err := startProc(ctx, k.cfg.Executable, env, k)
 	k.execMu.Lock()
 	defer k.execMu.Unlock()
@@ -334,6 +342,44 @@ func (k *Kernel) startExecutor(ctx context.Context) {
 		return
 	}
 	k.exec = p
+	go k.watch(ctx, p)
+}
+
+// replaceExecutor starts a new executor if old is still the current one;
+// it returns at once if another caller already replaced it.
+func (k *Kernel) replaceExecutor(ctx context.Context, old *proc) {
+	k.execMu.Lock()
+	current := k.exec == old
+	k.execMu.Unlock()
+	if current {
+		k.startExecutor(ctx)
+	}
+}
+
+// watch reports an executor that ends while no request runs (a goroutine
+// a cell started panicked after the cell finished, say) and replaces it,
+// so the next cell is not blamed and finds a fresh interpreter.
+func (k *Kernel) watch(ctx context.Context, p *proc) {
+	select {
+	case <-p.dead:
+	case <-ctx.Done():
+		return
+	}
+	k.runMu.Lock()
+	busy := k.running != nil
+	k.runMu.Unlock()
+	k.execMu.Lock()
+	current := k.exec == p
+	k.execMu.Unlock()
+	if busy || !current || ctx.Err() != nil {
+		return // the request in flight reports it, or it was replaced on purpose
+	}
+	if parent := k.currentParent(); parent != nil {
+		k.publish("stream", parent, map[string]any{"name": "stderr",
+			"text": "\n[gantry] The interpreter ended after the cell finished: " + p.crashReason(k.cfg.MemLimit) +
+				". Interpreter state was reset: re-run the cells you need.\n"})
+	}
+	k.replaceExecutor(ctx, p)
 }
 
 func (k *Kernel) stopExecutor() {
@@ -357,7 +403,11 @@ func (k *Kernel) executor(ctx context.Context) (*proc, error) {
 	p := k.exec
 	k.execMu.Unlock()
 	if p == nil || !p.alive() {
-		k.startExecutor(ctx)
+		if p == nil {
+			k.startExecutor(ctx)
+		} else {
+			k.replaceExecutor(ctx, p)
+		}
 		k.execMu.Lock()
 		p = k.exec
 		k.execMu.Unlock()

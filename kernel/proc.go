@@ -139,7 +139,7 @@ func (p *proc) crashReason(memLimit string) string {
 	p.mu.Lock()
 	code, state := p.exitCode, p.state
 	p.mu.Unlock()
-	tail := p.err.tailString()
+	tail := p.err.fatalLine() + "\n" + p.err.tailString()
 	var why string
 	switch {
 	case code >= 0:
@@ -154,7 +154,7 @@ func (p *proc) crashReason(memLimit string) string {
 		if i := strings.IndexByte(line, '\n'); i >= 0 {
 			line = line[:i]
 		}
-		why = "a goroutine started by the cell panicked (" + line + "): a panic outside the cell's own goroutine ends the interpreter; recover in the goroutine to keep it"
+		why = "a goroutine started by the cell panicked (" + strings.TrimSuffix(line, " [recovered, repanicked]") + "): a panic outside the cell's own goroutine ends the interpreter; recover in the goroutine to keep it"
 	case strings.Contains(tail, "fatal error: "):
 		line := tail[strings.LastIndex(tail, "fatal error: "):]
 		if i := strings.IndexByte(line, '\n'); i >= 0 {
@@ -185,8 +185,47 @@ type streamReader struct {
 	sink streamSink
 	done chan struct{}
 
-	mu   sync.Mutex
-	tail []byte // the last bytes seen, for crash diagnosis
+	mu    sync.Mutex
+	tail  []byte // the last bytes seen, for crash diagnosis
+	fatal string // the Go runtime's first fatal line, once the process is dying
+}
+
+// fatalMarkers start the Go runtime's report of a fatal error. From the
+// first one on, output is not forwarded (it is thousands of lines of the
+// interpreter's own frames); the kernel reports the crash in one message.
+var fatalMarkers = [][]byte{
+	[]byte("runtime: goroutine stack exceeds"),
+	[]byte("fatal error: "),
+	[]byte("runtime: out of memory"),
+}
+
+// fatalAt returns the index of the first fatal marker at a line start in
+// b, or -1.
+func fatalAt(b []byte) int {
+	at := -1
+	for _, m := range fatalMarkers {
+		for off := 0; ; {
+			i := bytes.Index(b[off:], m)
+			if i < 0 {
+				break
+			}
+			i += off
+			if i == 0 || b[i-1] == '\n' {
+				if at < 0 || i < at {
+					at = i
+				}
+				break
+			}
+			off = i + 1
+		}
+	}
+	return at
+}
+
+func (s *streamReader) fatalLine() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fatal
 }
 
 const (
@@ -262,6 +301,24 @@ func (s *streamReader) run(r io.Reader) {
 				return
 			}
 			s.keepTail(b)
+			if s.name == "stderr" {
+				if s.fatalLine() != "" {
+					continue
+				}
+				if i := fatalAt(b); i >= 0 {
+					rest := b[i:]
+					if j := bytes.Index(rest, []byte("fatal error: ")); j >= 0 {
+						rest = rest[j:]
+					}
+					if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+						rest = rest[:j]
+					}
+					s.mu.Lock()
+					s.fatal = string(rest)
+					s.mu.Unlock()
+					b = b[:i]
+				}
+			}
 			data := append(carry, b...)
 			carry = nil
 			for len(data) > 0 {

@@ -52,7 +52,7 @@ func (k *Kernel) runInExecutor(ctx context.Context, m *wire.Message, req *frame.
 				if f.Restarted {
 					p.kill()
 					<-p.dead
-					go k.startExecutor(context.WithoutCancel(ctx))
+					go k.replaceExecutor(context.WithoutCancel(ctx), p)
 				}
 				return f, nil
 			}
@@ -78,7 +78,7 @@ func (k *Kernel) crashed(ctx context.Context, p *proc) error {
 		<-p.dead
 	}
 	reason := p.crashReason(k.cfg.MemLimit)
-	k.startExecutor(context.WithoutCancel(ctx))
+	k.replaceExecutor(context.WithoutCancel(ctx), p)
 	return errCrashed{reason}
 }
 

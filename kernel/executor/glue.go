@@ -7,9 +7,13 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"gantry/comm"
 	"gantry/display"
@@ -57,14 +61,53 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// limitMemory caps the executor's address space so a cell that allocates
-// without bound ends this process, not the machine.
+// limitMemory keeps the executor within n bytes of resident memory, so a
+// cell that allocates without bound ends this process, not the machine:
+// the garbage collector works harder as the heap nears n
+// (debug.SetMemoryLimit), a watchdog ends the process when resident memory
+// passes n anyway, and the address space is capped at n plus the Go
+// runtime's own reservations as a backstop for allocations faster than
+// the watchdog.
 func limitMemory(n int64) error {
-	lim := &syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
-	if err := syscall.Setrlimit(syscall.RLIMIT_AS, lim); err != nil {
-		return fmt.Errorf("limit memory to %d bytes: %w", n, err)
+	debug.SetMemoryLimit(n * 9 / 10)
+	lim := uint64(n) + 4<<30
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: lim}); err != nil {
+		return fmt.Errorf("limit address space to %d bytes: %w", lim, err)
 	}
+	go watchMemory(n)
 	return nil
+}
+
+func watchMemory(n int64) {
+	page := int64(os.Getpagesize())
+	buf := make([]byte, 128)
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	for {
+		time.Sleep(5 * time.Millisecond)
+		metrics.Read(heap)
+		if heap[0].Value.Kind() == metrics.KindUint64 && int64(heap[0].Value.Uint64()) > n {
+			fmt.Fprintf(os.Stderr, "fatal error: out of memory: the cell's values took %d MiB, over the executor's limit of %d MiB\n", heap[0].Value.Uint64()>>20, n>>20)
+			os.Exit(3)
+		}
+		f, err := os.Open("/proc/self/statm")
+		if err != nil {
+			return
+		}
+		k, _ := f.Read(buf)
+		f.Close()
+		fields := strings.Fields(string(buf[:k]))
+		if len(fields) < 2 {
+			return
+		}
+		rss, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			return
+		}
+		if rss*page > n {
+			fmt.Fprintf(os.Stderr, "fatal error: out of memory: the executor used %d MiB, over its limit of %d MiB\n", rss*page>>20, n>>20)
+			os.Exit(3)
+		}
+	}
 }
 
 // api is the magics.Session of one request.
