@@ -249,7 +249,7 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*f
 	// anything else (a call with no or several results) runs for effect.
 	// (yaegi accepts `v := f()` for a multi-valued f, so the check is a
 	// call of a one-parameter func, compiled and not run.)
-	if _, err := s.i.Compile("__gantry_keep(" + last + ")"); err != nil {
+	if _, err := s.compileSrc("__gantry_keep(" + last + ")"); err != nil {
 		_, err = s.run(ctx, last, cell.Stmts, lastPos)
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (s *session) renderMethods(ctx context.Context) (*frame.Bundle, bool) {
 		if !s.methods[r.method] {
 			continue
 		}
-		prog, err := s.i.Compile(r.fn + "(__gantry_v)")
+		prog, err := s.compileSrc(r.fn + "(__gantry_v)")
 		if err != nil {
 			continue
 		}
@@ -355,8 +355,19 @@ func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunk
 		}
 		node = f
 	}
-	prog, err := s.i.CompileAST(node)
+	prog, err := s.compile(node)
 	if err != nil {
+		if strings.Contains(err.Error(), "definition loop") && kind == cell.Stmts {
+			if names := s.undefinedNames(src); len(names) > 0 {
+				msg := s.cellPos(err.Error())
+				if i := strings.Index(msg, ": "); i >= 0 {
+					msg = msg[:i]
+				}
+				e := &frame.Error{Name: "CompileError", Value: msg + ": undefined: " + strings.Join(names, ", ")}
+				e.Traceback = []string{e.Name + ": " + e.Value}
+				return reflect.Value{}, compileError{e}
+			}
+		}
 		return reflect.Value{}, compileError{s.cellError("CompileError", err)}
 	}
 	s.panics.Reset()
@@ -389,6 +400,28 @@ func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunk
 		return reflect.Value{}, s.cellError("RuntimeError", r.err)
 	}
 	return r.v, nil
+}
+
+// compile compiles node, turning a panic inside the interpreter's
+// compiler (yaegi has a few on code it does not support) into an error.
+func (s *session) compile(node ast.Node) (prog *interp.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v); "+
+				"it may use a Go feature yaegi does not support yet, such as range over an int or a func", r)
+		}
+	}()
+	return s.i.CompileAST(node)
+}
+
+// compileSrc is compile for a source string in yaegi's REPL form.
+func (s *session) compileSrc(src string) (prog *interp.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v)", r)
+		}
+	}()
+	return s.i.Compile(src)
 }
 
 // waitIdle reports whether the interpreter's execution goroutine ends
