@@ -176,3 +176,26 @@ func TestExecutorInterrupt(t *testing.T) {
 		t.Fatalf("cell after interrupt: %+v", r)
 	}
 }
+
+// BenchmarkExecutorTrivialCell measures one trivial cell through the
+// executor pipes (no ZeroMQ): the executor's share of a cell's latency.
+func BenchmarkExecutorTrivialCell(b *testing.B) {
+	t := &testing.T{}
+	sink := &collectSink{tokens: make(chan string, 1<<16)}
+	p, err := startProc(context.Background(), gantryBinary(t), append(os.Environ(), "GANTRY_GOPATH="+b.TempDir()), sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { p.kill(); <-p.dead }()
+	<-p.ready
+	go func() {
+		for range sink.tokens {
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := execute(t, p, "1"); r == nil {
+			b.Fatal("executor ended")
+		}
+	}
+}

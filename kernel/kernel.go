@@ -70,6 +70,7 @@ type Kernel struct {
 	runMu     sync.Mutex
 	running   *wire.Message
 	interrupt chan struct{}
+	runDone   chan struct{} // closed when the running request ends
 	inputs    chan *wire.Message
 
 	commMu sync.Mutex
@@ -343,6 +344,21 @@ func (k *Kernel) startExecutor(ctx context.Context) {
 	}
 	k.exec = p
 	go k.watch(ctx, p)
+	go k.pump(ctx, p)
+}
+
+// pump handles every frame an executor sends, whether or not a request is
+// running (a goroutine may display, a comm may answer between cells), and
+// passes replies on to the request waiting for them.
+func (k *Kernel) pump(ctx context.Context, p *proc) {
+	defer close(p.replies)
+	for f := range p.frames {
+		if f.Kind == frame.KindReply {
+			p.replies <- f
+			continue
+		}
+		k.fromExecutor(ctx, p, f)
+	}
 }
 
 // replaceExecutor starts a new executor if old is still the current one;

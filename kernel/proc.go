@@ -18,13 +18,14 @@ import (
 
 // proc is one running executor process, seen from the kernel.
 type proc struct {
-	cmd    *exec.Cmd
-	w      *frame.Writer
-	frames chan *frame.Frame // frames from the executor; closed when its pipe ends
-	ready  chan struct{}     // closed when the executor said it is ready
-	dead   chan struct{}     // closed when the process has exited and its output is drained
-	out    *streamReader
-	err    *streamReader
+	cmd     *exec.Cmd
+	w       *frame.Writer
+	frames  chan *frame.Frame // frames from the executor; closed when its pipe ends
+	replies chan *frame.Frame // replies to requests, from the kernel's pump; closed with frames
+	ready   chan struct{}     // closed when the executor said it is ready
+	dead    chan struct{}     // closed when the process has exited and its output is drained
+	out     *streamReader
+	err     *streamReader
 
 	mu       sync.Mutex
 	exitCode int    // from a KindExiting frame; -1 when none
@@ -63,6 +64,7 @@ func startProc(ctx context.Context, exe string, env []string, sink streamSink) (
 		cmd:      cmd,
 		w:        frame.NewWriter(fromKernel),
 		frames:   make(chan *frame.Frame, 64),
+		replies:  make(chan *frame.Frame, 4),
 		ready:    make(chan struct{}),
 		dead:     make(chan struct{}),
 		exitCode: -1,

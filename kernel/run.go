@@ -25,13 +25,15 @@ func (k *Kernel) runInExecutor(ctx context.Context, m *wire.Message, req *frame.
 		return nil, err
 	}
 	interrupt := make(chan struct{}, 1)
+	done := make(chan struct{})
 	k.runMu.Lock()
-	k.running, k.interrupt = m, interrupt
+	k.running, k.interrupt, k.runDone = m, interrupt, done
 	k.runMu.Unlock()
 	defer func() {
 		k.runMu.Lock()
-		k.running, k.interrupt = nil, nil
+		k.running, k.interrupt, k.runDone = nil, nil, nil
 		k.runMu.Unlock()
+		close(done)
 	}()
 	// Forget sync notes of earlier requests.
 	for len(k.syncs) > 0 {
@@ -43,11 +45,11 @@ func (k *Kernel) runInExecutor(ctx context.Context, m *wire.Message, req *frame.
 	var kill <-chan time.Time
 	for {
 		select {
-		case f, ok := <-p.frames:
+		case f, ok := <-p.replies:
 			if !ok {
 				return nil, k.crashed(ctx, p)
 			}
-			if f.Kind == frame.KindReply && f.ID == req.ID {
+			if f.ID == req.ID {
 				k.waitSync(f.Sync, p)
 				if f.Restarted {
 					p.kill()
@@ -56,7 +58,6 @@ func (k *Kernel) runInExecutor(ctx context.Context, m *wire.Message, req *frame.
 				}
 				return f, nil
 			}
-			k.fromExecutor(ctx, p, f, interrupt)
 		case <-interrupt:
 			_ = p.send(&frame.Frame{Kind: frame.KindInterrupt})
 			if kill == nil {
@@ -106,7 +107,7 @@ func (k *Kernel) waitSync(token string, p *proc) {
 }
 
 // fromExecutor handles a frame that is not the awaited reply.
-func (k *Kernel) fromExecutor(ctx context.Context, p *proc, f *frame.Frame, interrupt chan struct{}) {
+func (k *Kernel) fromExecutor(ctx context.Context, p *proc, f *frame.Frame) {
 	parent := k.currentParent()
 	switch f.Kind {
 	case frame.KindDisplay:
@@ -122,7 +123,7 @@ func (k *Kernel) fromExecutor(ctx context.Context, p *proc, f *frame.Frame, inte
 	case frame.KindClearOutput:
 		k.publish("clear_output", parent, map[string]any{"wait": f.Wait})
 	case frame.KindInputRequest:
-		k.input(p, f, interrupt)
+		go k.input(p, f)
 	case frame.KindComm:
 		k.commToClient(parent, f.Comm)
 	case frame.KindExiting, frame.KindReply:
@@ -149,9 +150,9 @@ func (k *Kernel) commToClient(parent *wire.Message, c *frame.Comm) {
 
 // input asks the client for a line on the stdin socket and hands the
 // answer to the executor.
-func (k *Kernel) input(p *proc, f *frame.Frame, interrupt chan struct{}) {
+func (k *Kernel) input(p *proc, f *frame.Frame) {
 	k.runMu.Lock()
-	m := k.running
+	m, interrupt, done := k.running, k.interrupt, k.runDone
 	k.runMu.Unlock()
 	if m == nil {
 		_ = p.send(&frame.Frame{Kind: frame.KindInputReply, Status: "error", Value: "no request is waiting for input"})
@@ -174,6 +175,7 @@ func (k *Kernel) input(p *proc, f *frame.Frame, interrupt chan struct{}) {
 	case <-interrupt:
 		_ = p.send(&frame.Frame{Kind: frame.KindInputReply, Status: "error", Value: "interrupted while waiting for input"})
 		_ = p.send(&frame.Frame{Kind: frame.KindInterrupt})
+	case <-done:
 	case <-p.dead:
 	}
 }

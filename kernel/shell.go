@@ -137,9 +137,12 @@ func (k *Kernel) execute(ctx context.Context, m *wire.Message) {
 		k.publish("execute_input", m, map[string]any{"code": req.Code, "execution_count": n})
 	}
 	if h, sess := k.history(); h != nil && store {
-		if err := h.Add(ctx, sess, n, req.Code, ""); err != nil {
-			k.log.Printf("history: %v", err)
-		}
+		// Off the cell's critical path; line numbers keep the order.
+		go func() {
+			if err := h.Add(context.WithoutCancel(ctx), sess, n, req.Code, ""); err != nil {
+				k.log.Printf("history: %v", err)
+			}
+		}()
 	}
 	f := &frame.Frame{Kind: frame.KindExecute, ID: m.Header.MsgID, Code: req.Code, Silent: req.Silent,
 		AllowStdin: req.AllowStdin, ExecutionNum: n}

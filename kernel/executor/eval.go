@@ -258,6 +258,12 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*f
 	v, err := s.run(ctx, valuePrefix+last+")", cell.Stmts, vp)
 	var ce compileError
 	if errors.As(err, &ce) {
+		// yaegi cannot bind some values by their static type (results of
+		// generic funcs); as any it can.
+		vp.col -= len(anyPrefix)
+		v, err = s.run(ctx, valuePrefix+anyPrefix+last+"))", cell.Stmts, vp)
+	}
+	if errors.As(err, &ce) {
 		_, err = s.run(ctx, last, cell.Stmts, lastPos)
 		return nil, err
 	}
@@ -276,6 +282,10 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*f
 
 // valuePrefix binds a trailing expression's value.
 const valuePrefix = "__gantry_v := ("
+
+// anyPrefix converts a trailing value to any, for values valuePrefix
+// alone cannot bind.
+const anyPrefix = "any("
 
 // renderers are the prelude funcs that render a value through a method a
 // cell type may define, in order of preference.
@@ -408,7 +418,8 @@ func (s *session) compile(node ast.Node) (prog *interp.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v); "+
-				"it may use a Go feature yaegi does not support yet, such as range over an int or a func", r)
+				"it may use a Go feature yaegi does not support yet, such as range over an int or a func, "+
+				"or assigning the result of a generic func at the top level of a cell (use it in an expression or inside a func instead)", r)
 		}
 	}()
 	return s.i.CompileAST(node)

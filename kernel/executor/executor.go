@@ -42,15 +42,16 @@ type Executor struct {
 	reg  *magics.Registry
 	sess *session
 
-	mu       sync.Mutex
-	ctx      context.Context    // of the running request
-	cancel   context.CancelFunc // cancels the running request
-	inputs   chan *frame.Frame  // input replies for the running request
-	stdinOK  bool               // the running request allows stdin
-	syncSeq  int
-	syncOut  *os.File // the process's stdout and stderr, kept even if a cell reassigns os.Stdout
-	syncErr  *os.File
-	requests chan *frame.Frame
+	mu          sync.Mutex
+	ctx         context.Context    // of the running request
+	cancel      context.CancelFunc // cancels the running request
+	inputs      chan *frame.Frame  // input replies for the running request
+	stdinOK     bool               // the running request allows stdin
+	stdinWarned bool               // the running request was told stdin is off
+	syncSeq     int
+	syncOut     *os.File // the process's stdout and stderr, kept even if a cell reassigns os.Stdout
+	syncErr     *os.File
+	requests    chan *frame.Frame
 }
 
 // Run serves requests read from in and writes replies to out until the
@@ -146,6 +147,7 @@ func (e *Executor) serve(ctx context.Context, f *frame.Frame) {
 	e.mu.Lock()
 	e.ctx, e.cancel = ctx, cancel
 	e.stdinOK = f.AllowStdin
+	e.stdinWarned = false
 	e.mu.Unlock()
 	defer func() {
 		cancel()
@@ -200,6 +202,13 @@ func (e *Executor) readInput(ctx context.Context, prompt string, password bool) 
 	ok := e.stdinOK
 	e.mu.Unlock()
 	if !ok {
+		e.mu.Lock()
+		warn := !e.stdinWarned
+		e.stdinWarned = true
+		e.mu.Unlock()
+		if warn {
+			fmt.Fprintf(e.syncErr, "[gantry] the cell read from stdin, but %v\n", errNoStdin)
+		}
 		return "", errNoStdin
 	}
 	if err := e.out.Write(&frame.Frame{Kind: frame.KindInputRequest, Prompt: prompt, Password: password}); err != nil {

@@ -1,0 +1,38 @@
+# Gantry: `make demo` runs the tour notebook, `make test` runs every test.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+BUILD ?= build
+GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+PYTEST_ARGS ?=
+
+.PHONY: all setup build demo test go-test py-test bench clean
+
+all: test
+
+# apt packages if missing, .venv from requirements.txt, bin/gantry, kernelspec in .venv.
+setup:
+	scripts/setup.sh
+
+build:
+	$(GO) build -o bin/gantry ./cmd/gantry
+
+# Execute the tour notebook on the gantry kernel; the executed copy goes to $(BUILD)/notebooks.
+demo: setup
+	$(PY) scripts/run_notebook.py --out $(BUILD)/notebooks notebooks/00-kernel-tour.ipynb
+
+test: setup
+	$(MAKE) --no-print-directory -k go-test py-test
+
+go-test:
+	$(GO) test -count=1 ./...
+
+py-test:
+	$(PY) -m pytest $(PYTEST_ARGS) tests/
+
+# Gantry and ipykernel side by side; writes bench/results/latest.md.
+bench: setup
+	$(PY) bench/bench.py
+
+clean:
+	rm -rf bin $(BUILD) bench/results .pytest_cache

@@ -1,0 +1,175 @@
+"""The tour notebook runs end to end with nbclient, and `jupyter console`
+drives the kernel from a terminal."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import KERNEL_NAME, ROOT
+
+TOUR = ROOT / "notebooks" / "00-kernel-tour.ipynb"
+
+
+@pytest.fixture(scope="module")
+def tour(jupyter_env, tmp_path_factory):
+    nb = nbformat.read(TOUR, as_version=4)
+    assert nb.metadata.kernelspec.name == "gantry"
+    assert nb.metadata.kernelspec.language == "go"
+    workdir = tmp_path_factory.mktemp("tour")
+    # allow_errors: run every cell so that each test below reports on its own
+    # cells; test_only_tagged_cell_errors fails for any unexpected error (as
+    # `make demo`, which runs with allow_errors=False, would).
+    client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=120, startup_timeout=60,
+                            allow_errors=True, resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    nbformat.write(nb, workdir / "executed.ipynb")
+    return nb
+
+
+def cell(nb, needle: str):
+    """The code cell whose source contains needle (exactly one)."""
+    found = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
+    assert len(found) == 1, f"{len(found)} code cells contain {needle!r}"
+    return found[0]
+
+
+def outputs(c, output_type=None):
+    return [o for o in c.outputs if output_type is None or o.output_type == output_type]
+
+
+def text(c) -> str:
+    parts = []
+    for o in c.outputs:
+        if o.output_type == "stream":
+            parts.append(o.text)
+        elif o.output_type in ("execute_result", "display_data"):
+            parts.append(o.data.get("text/plain", ""))
+        elif o.output_type == "error":
+            parts += [o.ename, o.evalue, *o.traceback]
+    return "\n".join(parts)
+
+
+def result(c) -> str:
+    res = outputs(c, "execute_result")
+    assert len(res) == 1, f"cell {c.source[:40]!r}: outputs {c.outputs}"
+    return res[0].data["text/plain"]
+
+
+def test_every_cell_ran(tour):
+    for c in tour.cells:
+        if c.cell_type == "code":
+            assert c.execution_count, f"cell did not run: {c.source[:60]!r}"
+
+
+def test_only_tagged_cell_errors(tour):
+    problems = []
+    for c in tour.cells:
+        if c.cell_type != "code":
+            continue
+        errs = outputs(c, "error")
+        tagged = "raises-exception" in c.metadata.get("tags", [])
+        if bool(errs) != tagged:
+            what = f"{errs[0].ename}: {errs[0].evalue}" if errs else "no error"
+            problems.append(f"cell {c.source[:50]!r} (tagged={tagged}): {what}")
+    assert not problems, "\n".join(problems)
+
+
+def test_values_persist(tour):
+    assert "x is 41" in text(cell(tour, 'fmt.Println("x is", x)'))
+    assert result(cell(tour, "x + 1")) == "42"
+    assert result(cell(tour, 'strings.Repeat("go", 3)')) == '"gogogo"'
+
+
+def test_funcs_types_generics(tour):
+    assert result(cell(tour, 'greet("gopher")')) == '"hello, gopher"'
+    assert re.fullmatch(r"\{(X:)?11 (Y:)?22\}", result(cell(tour, "Point{1, 2}.Add"))), result(cell(tour, "Point{1, 2}.Add"))
+    assert result(cell(tour, "func Map[T, U any]")) == "[1 4 9 16]"
+
+
+def test_rich_display(tour):
+    c = cell(tour, "display.HTML(")
+    html = [o for o in c.outputs if "text/html" in o.get("data", {})]
+    assert html and "<b>bold</b>" in html[0].data["text/html"]
+    assert any("text/markdown" in o.get("data", {}) for o in c.outputs)
+    svg = cell(tour, "display.SVG(")
+    assert any("image/svg+xml" in o.get("data", {}) for o in svg.outputs)
+
+
+def test_png(tour):
+    c = cell(tour, "png.Encode")
+    pngs = [o for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1, c.outputs
+    raw = base64.b64decode(pngs[0].data["image/png"])
+    assert raw.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_display_update(tour):
+    c = cell(tour, "display.ShowID(progress")
+    shown = [o for o in c.outputs if o.output_type == "display_data"]
+    assert len(shown) == 1, c.outputs
+    assert "step **5** of 5" in shown[0].data.get("text/markdown", shown[0].data.get("text/plain", ""))
+
+
+def test_magics(tour):
+    ls = text(cell(tour, "%lsmagic"))
+    for name in ("%%writefile", "%cd", "%env", "%%time", "%lsmagic"):
+        assert name in ls, ls
+    assert "gantry-tour" in text(cell(tour, "%cd /tmp/gantry-tour"))
+    assert "Hello from a cell magic." in text(cell(tour, "!cat hello.txt"))
+    assert result(cell(tour, 'os.Getenv("GANTRY_TOUR")')) == '"works"'
+    timed = text(cell(tour, "%%time"))
+    assert "sum: 499999500000" in timed
+    assert re.search(r"(?i)wall|time", timed.replace("sum:", "")), timed
+
+
+def test_goroutines(tour):
+    assert "3 workers finished" in text(cell(tour, "results := make(chan string"))
+
+
+def test_error_cell(tour):
+    c = cell(tour, "divide(1, 0)")
+    errs = outputs(c, "error")
+    assert len(errs) == 1
+    tb = "\n".join(errs[0].traceback) + errs[0].evalue
+    assert "divide by zero" in tb, tb
+    # the traceback points into the cell (line 2: return a / b)
+    assert re.search(r"(?<![0-9]):2(?![0-9])|line 2(?![0-9])", tb), tb
+    assert result(cell(tour, 'greet("again")')) == '"hello, again"'
+
+
+def test_jupyter_console(jupyter_env):
+    pexpect = pytest.importorskip("pexpect")
+    jupyter = Path(sys.executable).with_name("jupyter")
+    child = pexpect.spawn(str(jupyter), ["console", "--kernel", KERNEL_NAME, "--simple-prompt", "--no-confirm-exit"],
+                          encoding="utf-8", timeout=60, env=dict(os.environ, TERM="dumb"), dimensions=(40, 200))
+    log = []
+
+    class Log:
+        def write(self, s):
+            log.append(s)
+
+        def flush(self):
+            pass
+
+    child.logfile_read = Log()
+    try:
+        prompt = r"In \[\d+\]: "
+        child.expect(prompt)
+        child.sendline('import "fmt"')
+        child.expect(prompt)
+        child.sendline("fmt.Println(6*7)")
+        child.expect(r"\b42\b")
+        child.expect(prompt)
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    except (pexpect.TIMEOUT, pexpect.EOF) as e:
+        raise AssertionError(f"jupyter console: {type(e).__name__}; transcript:\n{''.join(log)}") from None
+    finally:
+        child.close(force=True)
