@@ -13,7 +13,8 @@ noise on the machine hits both alike. Measured:
 * trivial cell -> idle
 * 10,000 printed lines -> all output + idle
 * a loop summing i*i for i < 2e7 (top level of the cell) -> idle
-* RSS of the kernel's process tree (psutil) after start and after those cells
+* RSS of the kernel's process tree (psutil) after start and after those cells,
+  summed, and with pages shared between the tree's processes counted once
 
 Prints a markdown table (median and p95 in ms, ratio gantry/ipykernel of the
 medians) and writes it to bench/results/latest.md (and latest.json).
@@ -167,6 +168,24 @@ class Run:
                 pass
         return total / 2**20
 
+    def unique_mib(self) -> float:
+        """Memory of the process tree with pages shared between its
+        processes counted once: the private pages (USS) of every process,
+        plus the largest shared part of any one of them. Gantry's kernel and
+        executor run the same binary, so summing RSS counts its pages
+        twice; for a one-process kernel this equals RSS."""
+        pid = self.km.provisioner.process.pid  # type: ignore[union-attr]
+        p = psutil.Process(pid)
+        uss, shared = 0, 0
+        for q in [p, *p.children(recursive=True)]:
+            try:
+                full = q.memory_full_info()
+            except psutil.Error:
+                continue
+            uss += full.uss
+            shared = max(shared, full.rss - full.uss)
+        return (uss + shared) / 2**20
+
     def stop(self):
         if self.kc is not None:
             self.kc.stop_channels()
@@ -249,6 +268,7 @@ def main() -> int:
                 r.start()
                 time.sleep(0.5)
                 add(k, "RSS after start (MiB)", r.rss_mib())
+                add(k, "memory after start, shared pages once (MiB)", r.unique_mib())
                 r.cell(CODE[k]["warmup"])
                 runs[k] = r
             except Exception as e:
@@ -280,6 +300,7 @@ def main() -> int:
         print("loop done", file=sys.stderr)
         for k, r in runs.items():
             add(k, "RSS after the cells above (MiB)", r.rss_mib())
+            add(k, "memory after the cells, shared pages once (MiB)", r.unique_mib())
             r.stop()
 
     # ---- report -------------------------------------------------------------
