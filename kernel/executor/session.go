@@ -17,6 +17,7 @@ import (
 
 	"gantry"
 	"gantry/display"
+	"gantry/input"
 	"gantry/kernel/assist"
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
@@ -95,6 +96,9 @@ func (s *session) reset() error {
 	if err := i.Use(display.Symbols(s.disp)); err != nil {
 		return fmt.Errorf("load gantry/display: %w", err)
 	}
+	if err := i.Use(input.Symbols(input.New(asker{s.e}))); err != nil {
+		return fmt.Errorf("load gantry/input: %w", err)
+	}
 	if err := i.Use(s.comms.symbols()); err != nil {
 		return fmt.Errorf("load gantry/comm: %w", err)
 	}
@@ -142,6 +146,13 @@ func (p publisher) Publish(b display.Bundle, id string, update bool) {
 
 func (p publisher) Clear(wait bool) {
 	_ = p.e.out.Write(&frame.Frame{Kind: frame.KindClearOutput, Wait: wait})
+}
+
+// asker reads input for gantry/input.
+type asker struct{ e *Executor }
+
+func (a asker) Ask(prompt string, password bool) (string, error) {
+	return a.e.readInput(a.e.runCtx(), prompt, password)
 }
 
 // stdinReader is os.Stdin and fmt.Scan's input inside cells: each read
