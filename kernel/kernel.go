@@ -157,17 +157,27 @@ func (k *Kernel) Run(ctx context.Context) error {
 		}
 	})
 
+	// SIGINT interrupts the running cell, as interrupt_request does; it is
+	// served on its own goroutine because the shell loop is busy then.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case <-sigs:
+				k.interruptRunning()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 
 	k.publish("status", nil, map[string]any{"execution_state": "starting"})
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-sigs:
-			k.interruptRunning()
 		case <-k.shutdown:
 			return nil
 		case m := <-shellReqs:
