@@ -181,7 +181,32 @@ func (k *Kernel) Run(ctx context.Context) error {
 		case <-k.shutdown:
 			return nil
 		case m := <-shellReqs:
-			k.handleShell(ctx, m)
+			if k.handleShell(ctx, m) {
+				k.abortQueued(ctx, shellReqs, time.Now())
+			}
+		}
+	}
+}
+
+// abortQueued answers the execute requests that arrived before a cell
+// failed with stop_on_error (so were sent without knowing of the failure),
+// as ipykernel does: "Run All" stops at the first error. Requests sent
+// after the failure was reported, and other requests, are served as usual.
+func (k *Kernel) abortQueued(ctx context.Context, queue chan *wire.Message, failedAt time.Time) {
+	for {
+		select {
+		case m := <-queue:
+			if m.Header.MsgType != "execute_request" || m.Received.After(failedAt) {
+				if k.handleShell(ctx, m) {
+					failedAt = time.Now()
+				}
+				continue
+			}
+			k.publish("status", m, map[string]any{"execution_state": "busy"})
+			k.reply(k.shell, m, "execute_reply", map[string]any{"status": "aborted", "execution_count": k.execCount})
+			k.publish("status", m, map[string]any{"execution_state": "idle"})
+		default:
+			return
 		}
 	}
 }
@@ -236,6 +261,7 @@ func (k *Kernel) recvLoop(ctx context.Context, s zmq4.Socket, name string, handl
 			k.log.Printf("%s: dropped a message: %v", name, err)
 			continue
 		}
+		m.Received = time.Now()
 		handle(m)
 	}
 }

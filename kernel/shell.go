@@ -14,15 +14,17 @@ import (
 	"gantry/kernel/wire"
 )
 
-// handleShell answers one shell request between status busy and idle.
-func (k *Kernel) handleShell(ctx context.Context, m *wire.Message) {
+// handleShell answers one shell request between status busy and idle. It
+// reports whether the request was an execute that failed and asked the
+// kernel to stop on error.
+func (k *Kernel) handleShell(ctx context.Context, m *wire.Message) (abort bool) {
 	k.publish("status", m, map[string]any{"execution_state": "busy"})
 	defer k.publish("status", m, map[string]any{"execution_state": "idle"})
 	switch m.Header.MsgType {
 	case "kernel_info_request":
 		k.reply(k.shell, m, "kernel_info_reply", k.kernelInfo())
 	case "execute_request":
-		k.execute(ctx, m)
+		return k.execute(ctx, m)
 	case "is_complete_request":
 		var c struct {
 			Code string `json:"code"`
@@ -49,6 +51,7 @@ func (k *Kernel) handleShell(ctx context.Context, m *wire.Message) {
 	default:
 		k.log.Printf("shell: ignored unknown message type %q", m.Header.MsgType)
 	}
+	return false
 }
 
 // handleControl answers control requests; they are served while a cell runs.
@@ -121,11 +124,11 @@ type executeRequest struct {
 	StopOnError  bool   `json:"stop_on_error"`
 }
 
-func (k *Kernel) execute(ctx context.Context, m *wire.Message) {
-	var req executeRequest
+func (k *Kernel) execute(ctx context.Context, m *wire.Message) (abort bool) {
+	req := executeRequest{StopOnError: true}
 	if err := json.Unmarshal(m.Content, &req); err != nil {
 		k.reply(k.shell, m, "execute_reply", errorContent(k.execCount, "BadRequest", "execute_request content is not valid: "+err.Error()))
-		return
+		return false
 	}
 	store := !req.Silent && (req.StoreHistory == nil || *req.StoreHistory)
 	if store {
@@ -151,7 +154,7 @@ func (k *Kernel) execute(ctx context.Context, m *wire.Message) {
 		content := errorContent(n, "ExecutorError", err.Error())
 		k.publish("error", m, errorOutput(content))
 		k.reply(k.shell, m, "execute_reply", content)
-		return
+		return req.StopOnError
 	}
 	if rep.Status != "ok" && rep.Error != nil {
 		content := errorContent(n, rep.Error.Name, rep.Error.Value)
@@ -160,7 +163,7 @@ func (k *Kernel) execute(ctx context.Context, m *wire.Message) {
 			k.publish("error", m, errorOutput(content))
 		}
 		k.reply(k.shell, m, "execute_reply", content)
-		return
+		return req.StopOnError
 	}
 	if rep.Result != nil && !req.Silent {
 		k.publish("execute_result", m, map[string]any{
@@ -174,6 +177,7 @@ func (k *Kernel) execute(ctx context.Context, m *wire.Message) {
 	k.reply(k.shell, m, "execute_reply", map[string]any{
 		"status": "ok", "execution_count": n, "payload": payload, "user_expressions": map[string]any{},
 	})
+	return false
 }
 
 func errorContent(n int, ename, evalue string) map[string]any {

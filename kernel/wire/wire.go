@@ -97,6 +97,8 @@ type Message struct {
 	Metadata   json.RawMessage
 	Content    json.RawMessage
 	Buffers    [][]byte
+
+	Received time.Time // when the kernel read it off the socket (zero for messages it sends)
 }
 
 // ParentHeader decodes the parent header; an empty or absent parent gives
