@@ -17,7 +17,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -278,8 +277,8 @@ func (k *Kernel) heartbeat() {
 	}
 }
 
-// send signs and sends a message on a ROUTER socket back to the sender of
-// parent.
+// reply signs and sends a message on a ROUTER socket back to the sender
+// of parent.
 func (k *Kernel) reply(s zmq4.Socket, parent *wire.Message, msgType string, content any) {
 	m := k.newMessage(msgType, parent, content)
 	m.Identities = parent.Identities
@@ -296,11 +295,7 @@ func (k *Kernel) reply(s zmq4.Socket, parent *wire.Message, msgType string, cont
 // publish sends a message on iopub.
 func (k *Kernel) publish(msgType string, parent *wire.Message, content any) {
 	m := k.newMessage(msgType, parent, content)
-	topic := msgType
-	if strings.HasPrefix(msgType, "stream") || msgType == "execute_result" || msgType == "display_data" {
-		topic = msgType
-	}
-	m.Identities = [][]byte{[]byte("kernel." + k.session[:8] + "." + topic)}
+	m.Identities = [][]byte{[]byte("kernel." + k.session[:8] + "." + msgType)} // the PUB topic
 	frames, err := k.signer.Encode(m)
 	if err != nil {
 		k.log.Printf("encode %s: %v", msgType, err)
