@@ -5,7 +5,6 @@ go 1.26
 require github.com/vmihailenco/msgpack/v5 v5.4.1
 
 require (
-	github.com/git-pkgs/gitignore v1.1.0 // indirect
 	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
 	github.com/go-zeromq/zmq4 v0.17.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect

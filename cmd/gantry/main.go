@@ -3,6 +3,7 @@
 //	gantry install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--uninstall]
 //	gantry kernel --connection-file FILE
 //	gantry executor          (started by the kernel; not for people)
+//	gantry agent --workspace DIR --run ID   (started by a submit; owns one run)
 //	gantry version
 package main
 
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 		defer stop()
 		return runExecutor(ctx)
+	case "agent":
+		return runAgent(ctx, args[1:], stderr)
 	case "install":
 		return runInstall(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

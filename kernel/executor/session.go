@@ -21,6 +21,7 @@ import (
 	"gantry/kernel/assist"
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
+	"gantry/kernel/symbols"
 )
 
 // session is one interpreter and what the kernel knows about the cells it
@@ -95,6 +96,9 @@ func (s *session) reset() error {
 	s.disp = display.New(publisher{s.e})
 	if err := i.Use(display.Symbols(s.disp)); err != nil {
 		return fmt.Errorf("load gantry/display: %w", err)
+	}
+	if err := i.Use(symbols.Symbols); err != nil {
+		return fmt.Errorf("load the gantry/sdk packages: %w", err)
 	}
 	if err := i.Use(input.Symbols(input.New(asker{s.e}))); err != nil {
 		return fmt.Errorf("load gantry/input: %w", err)

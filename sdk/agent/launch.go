@@ -1,0 +1,37 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+)
+
+// Launch starts `exe agent --workspace wsDir --run runID` as a process of
+// its own session, detached from the caller: it outlives the kernel that
+// submitted the run. Its own output goes to logs/agent.out in the run's
+// directory.
+func Launch(exe, wsDir, runDir, runID string) (pid int, err error) {
+	out, err := os.OpenFile(filepath.Join(runDir, "logs", "agent.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("launch agent for run %s: %w", runID, err)
+	}
+	defer out.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, fmt.Errorf("launch agent for run %s: %w", runID, err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, "agent", "--workspace", wsDir, "--run", runID)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, out, out
+	cmd.Dir = runDir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("launch agent for run %s: %w", runID, err)
+	}
+	pid = cmd.Process.Pid
+	// Reap it if this process lives longer than the agent; never block.
+	go func() { _ = cmd.Wait() }()
+	return pid, nil
+}

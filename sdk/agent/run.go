@@ -1,0 +1,355 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"gantry/sdk/environment"
+	"gantry/sdk/snapshot"
+	"gantry/sdk/track"
+	"gantry/sdk/workspace"
+)
+
+// Settings tune an agent; the zero value uses the defaults.
+type Settings struct {
+	Heartbeat   time.Duration // how often the agent says it is alive (default 2s)
+	CancelPoll  time.Duration // how often it checks for a cancel request (default 250ms)
+	CancelGrace time.Duration // between SIGTERM and SIGKILL on cancel or timeout (default 10s)
+	Builder     environment.Builder
+}
+
+func (s *Settings) defaults() {
+	if s.Heartbeat <= 0 {
+		s.Heartbeat = 2 * time.Second
+	}
+	if s.CancelPoll <= 0 {
+		s.CancelPoll = 250 * time.Millisecond
+	}
+	if s.CancelGrace <= 0 {
+		s.CancelGrace = 10 * time.Second
+	}
+}
+
+// agent is the state of one run being carried out.
+type agent struct {
+	ws     *workspace.Workspace
+	job    Job
+	dir    string // the run's directory
+	set    Settings
+	logger *log.Logger
+}
+
+// Run carries out the run runID of ws to its end and records the outcome.
+// It returns an error only when it could not even record a failure.
+func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Settings) error {
+	set.defaults()
+	dir, err := ws.RunDir(runID)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return fmt.Errorf("run %s: %w", runID, err)
+	}
+	lf, err := os.OpenFile(filepath.Join(dir, AgentLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("run %s: open agent log: %w", runID, err)
+	}
+	defer lf.Close()
+	a := &agent{ws: ws, dir: dir, set: set, logger: log.New(lf, "", log.LstdFlags|log.Lmicroseconds)}
+	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+
+	job, err := ReadJob(dir)
+	if err != nil {
+		return a.fail(ctx, runID, "the run's job could not be read: "+err.Error())
+	}
+	a.job = job
+	err = a.carryOut(ctx)
+	if err != nil {
+		a.logger.Printf("run ended with error: %v", err)
+	}
+	return err
+}
+
+// transition records a state change, logging it.
+func (a *agent) transition(ctx context.Context, to workspace.State, reason string) error {
+	a.logger.Printf("%s: %s", to, reason)
+	return a.ws.Transition(ctx, a.job.RunID, to, reason)
+}
+
+// fail records the run as Failed with reason, unless it already ended.
+func (a *agent) fail(ctx context.Context, runID, reason string) error {
+	a.logger.Printf("Failed: %s", reason)
+	err := a.ws.Transition(context.WithoutCancel(ctx), runID, workspace.StateFailed, reason)
+	if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
+		return fmt.Errorf("record failure of run %s (%s): %w", runID, reason, err)
+	}
+	return nil
+}
+
+// canceled reports whether a cancel was requested for the run.
+func (a *agent) canceled(ctx context.Context) bool {
+	r, err := a.ws.Run(ctx, a.job.RunID)
+	return err == nil && r.State == workspace.StateCancelRequested
+}
+
+// cancelRecorded ends a run whose cancel was requested.
+func (a *agent) cancelRecorded(ctx context.Context, reason string) error {
+	ctx = context.WithoutCancel(ctx)
+	_ = a.ws.Transition(ctx, a.job.RunID, workspace.StateFinalizing, "collecting outputs after cancel")
+	return a.ws.Transition(ctx, a.job.RunID, workspace.StateCanceled, reason)
+}
+
+func (a *agent) carryOut(ctx context.Context) error {
+	id := a.job.RunID
+	if err := a.transition(ctx, workspace.StatePreparing, "materialising the snapshot and preparing the environment"); err != nil {
+		return err
+	}
+	python, err := a.prepare(ctx)
+	if a.canceled(ctx) {
+		return a.cancelRecorded(ctx, "canceled while preparing")
+	}
+	if err != nil {
+		return a.fail(ctx, id, err.Error())
+	}
+	if err := a.transition(ctx, workspace.StateStarting, "starting the script"); err != nil {
+		return a.afterIllegal(ctx, err)
+	}
+	return a.execute(ctx, python)
+}
+
+// afterIllegal handles a transition refused because the run moved on
+// meanwhile (a cancel request, usually).
+func (a *agent) afterIllegal(ctx context.Context, err error) error {
+	if a.canceled(ctx) {
+		return a.cancelRecorded(ctx, "canceled before the script started")
+	}
+	return err
+}
+
+// prepare materialises the snapshot into wd/ and prepares the environment;
+// it returns the interpreter to run a script with.
+func (a *agent) prepare(ctx context.Context) (string, error) {
+	store, err := snapshot.NewBlobStore(a.ws.BlobsDir())
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(filepath.Join(a.dir, ManifestFile))
+	if err != nil {
+		return "", fmt.Errorf("open the run's snapshot manifest: %w", err)
+	}
+	var m snapshot.Manifest
+	err = m.Decode(f)
+	f.Close()
+	if err != nil {
+		return "", fmt.Errorf("read the run's snapshot manifest: %w", err)
+	}
+	wd := filepath.Join(a.dir, WorkDir)
+	_ = os.RemoveAll(wd) // a restarted agent starts the work dir anew
+	if err := snapshot.Restore(ctx, &m, store, wd); err != nil {
+		return "", fmt.Errorf("materialise the snapshot: %w", err)
+	}
+	outputs := filepath.Join(a.dir, OutputsDir)
+	if err := os.MkdirAll(outputs, 0o755); err != nil {
+		return "", err
+	}
+	if _, err := os.Lstat(filepath.Join(wd, OutputsDir)); errors.Is(err, os.ErrNotExist) {
+		if err := os.Symlink(filepath.Join("..", OutputsDir), filepath.Join(wd, OutputsDir)); err != nil {
+			return "", fmt.Errorf("link outputs/: %w", err)
+		}
+	}
+	if len(a.job.Command) > 0 && a.job.Script == "" {
+		return "", nil // a command needs no interpreter
+	}
+	logf, err := os.OpenFile(filepath.Join(a.dir, PrepareLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	env := a.job.Environment
+	built, err := a.set.Builder.Build(ctx, &env, a.ws.EnvsDir(), logf)
+	if err != nil {
+		return "", fmt.Errorf("prepare environment %q: %w (build log: %s)", env.Name, err, filepath.Join(a.dir, PrepareLog))
+	}
+	a.logger.Printf("environment %s ready (reused: %v): %s", built.Key, built.Reused, built.Python)
+	return built.Python, nil
+}
+
+// execute runs the script and records how it ended.
+func (a *agent) execute(ctx context.Context, python string) error {
+	id := a.job.RunID
+	argv := a.job.Command
+	if a.job.Script != "" {
+		argv = append([]string{python, "-u", a.job.Script}, a.job.Arguments...)
+	} else {
+		argv = append(append([]string{}, argv...), a.job.Arguments...)
+	}
+	out, err := os.OpenFile(filepath.Join(a.dir, OutputLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return a.fail(ctx, id, "open the output log: "+err.Error())
+	}
+	defer out.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = filepath.Join(a.dir, WorkDir)
+	cmd.Env = a.scriptEnv()
+	// Both streams write the log file itself, so their lines keep the order
+	// they were written in and no pipe outlives the script in a child.
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdin = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return a.fail(ctx, id, fmt.Sprintf("start %s: %v", argv[0], err))
+	}
+	a.logger.Printf("started %q as pid %d", argv, cmd.Process.Pid)
+	if err := a.transition(ctx, workspace.StateRunning, fmt.Sprintf("script started (pid %d)", cmd.Process.Pid)); err != nil {
+		if a.canceled(ctx) {
+			killGroup(cmd.Process.Pid, a.set.CancelGrace, waitChan(cmd))
+			return a.cancelRecorded(ctx, "canceled as the script started")
+		}
+		return err
+	}
+
+	tracker := newTracker(a.ws, id, filepath.Join(a.dir, TrackFile), a.logger)
+	trackCtx, stopTrack := context.WithCancel(context.WithoutCancel(ctx))
+	trackDone := make(chan struct{})
+	go func() { tracker.run(trackCtx); close(trackDone) }()
+
+	done := waitChan(cmd)
+	why := a.supervise(ctx, cmd, done)
+	waitErr := <-done
+	// Children the script left behind end with it.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	stopTrack()
+	<-trackDone
+	return a.finish(ctx, why, waitErr)
+}
+
+// stopReason says why the agent ended a script early.
+type stopReason int
+
+const (
+	exitedByItself stopReason = iota
+	canceledByUser
+	timedOut
+	agentStopped
+)
+
+// supervise heartbeats, watches for cancel requests and the maximum
+// duration, and ends the script's process group when one of them says so.
+func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error) stopReason {
+	hb := time.NewTicker(a.set.Heartbeat)
+	defer hb.Stop()
+	poll := time.NewTicker(a.set.CancelPoll)
+	defer poll.Stop()
+	var deadline <-chan time.Time
+	if a.job.MaxDuration > 0 {
+		t := time.NewTimer(a.job.MaxDuration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	pid := cmd.Process.Pid
+	for {
+		select {
+		case err := <-done:
+			// Put it back for the caller.
+			go func() { done <- err }()
+			return exitedByItself
+		case <-hb.C:
+			if err := a.ws.Heartbeat(ctx, a.job.RunID); err != nil {
+				a.logger.Printf("heartbeat: %v", err)
+			}
+		case <-poll.C:
+			if a.canceled(ctx) {
+				a.logger.Printf("cancel requested: SIGTERM to process group %d", pid)
+				killGroup(pid, a.set.CancelGrace, done)
+				return canceledByUser
+			}
+		case <-deadline:
+			a.logger.Printf("maximum duration %s reached: SIGTERM to process group %d", a.job.MaxDuration, pid)
+			killGroup(pid, a.set.CancelGrace, done)
+			return timedOut
+		case <-ctx.Done():
+			killGroup(pid, a.set.CancelGrace, done)
+			return agentStopped
+		}
+	}
+}
+
+// finish records the outcome once the script has exited.
+func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error {
+	ctx = context.WithoutCancel(ctx)
+	id := a.job.RunID
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		code = ee.ExitCode()
+	}
+	if err := a.ws.SetExitCode(ctx, id, code); err != nil {
+		a.logger.Printf("record exit code: %v", err)
+	}
+	if why == canceledByUser {
+		return a.cancelRecorded(ctx, "canceled by request")
+	}
+	if err := a.transition(ctx, workspace.StateFinalizing, "collecting outputs"); err != nil {
+		if a.canceled(ctx) {
+			return a.cancelRecorded(ctx, "canceled by request")
+		}
+		return err
+	}
+	switch {
+	case why == timedOut:
+		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the run exceeded its maximum duration of %s and was stopped", a.job.MaxDuration))
+	case why == agentStopped:
+		return a.transition(ctx, workspace.StateFailed, "the agent was stopped while the script ran")
+	case waitErr != nil && code < 0:
+		return a.transition(ctx, workspace.StateFailed, "the script was killed: "+waitErr.Error())
+	case code != 0:
+		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the script exited with status %d; see its output log", code))
+	}
+	return a.transition(ctx, workspace.StateCompleted, "the script exited with status 0")
+}
+
+// scriptEnv is the script's environment: the agent's, the job's, and the
+// GANTRY_* variables that tell the script its run.
+func (a *agent) scriptEnv() []string {
+	env := os.Environ()
+	for k, v := range a.job.Environment.EnvironmentVariables {
+		env = append(env, k+"="+v)
+	}
+	for k, v := range a.job.EnvVars {
+		env = append(env, k+"="+v)
+	}
+	helper := filepath.Join(a.dir, "gantry-python")
+	env = append(env, track.Environ(a.job.RunID, a.job.Experiment, a.dir)...)
+	env = append(env, "PYTHONUNBUFFERED=1")
+	if _, err := os.Stat(helper); err == nil {
+		env = append(env, "PYTHONPATH="+helper+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"))
+	}
+	return env
+}
+
+// waitChan waits for cmd in the background.
+func waitChan(cmd *exec.Cmd) chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	return ch
+}
+
+// killGroup sends SIGTERM to the process group, then SIGKILL after grace
+// if the leader has not exited (children are in the group and go too).
+func killGroup(pid int, grace time.Duration, done chan error) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case err := <-done:
+		go func() { done <- err }()
+	case <-time.After(grace):
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+}

@@ -1,0 +1,200 @@
+package sdk
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gantry/sdk/agent"
+	"gantry/sdk/snapshot"
+	"gantry/sdk/workspace"
+)
+
+// Run is one execution of a script, owned by its agent. A Run value only
+// watches: it can be dropped and found again with Workspace.Run.
+type Run struct {
+	ws *Workspace
+	ID string
+}
+
+// Run finds a run by ID, for example after a kernel restart.
+func (ws *Workspace) Run(ctx context.Context, id string) (*Run, error) {
+	if _, err := ws.w.Run(ctx, id); err != nil {
+		return nil, err
+	}
+	return &Run{ws: ws, ID: id}, nil
+}
+
+// Runs lists the experiment's runs, newest first.
+func (e *Experiment) Runs(ctx context.Context) ([]*Run, error) {
+	rs, err := e.ws.w.Runs(ctx, workspace.Filter{Experiment: e.Name})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Run, len(rs))
+	for i, r := range rs {
+		out[i] = &Run{ws: e.ws, ID: r.ID}
+	}
+	return out, nil
+}
+
+// prepareDir writes what the agent needs into the run's directory.
+func (r *Run) prepareDir(dir string, m *snapshot.Manifest, job agent.Job) error {
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, agent.ManifestFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := m.Encode(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := writePythonHelper(filepath.Join(dir, "gantry-python")); err != nil {
+		return err
+	}
+	return agent.WriteJob(dir, job)
+}
+
+// failSubmit records a run that could not be handed to its target.
+func (r *Run) failSubmit(ctx context.Context, cause error) error {
+	if err := r.ws.w.Transition(context.WithoutCancel(ctx), r.ID, workspace.StateFailed, "submit failed: "+cause.Error()); err != nil {
+		return fmt.Errorf("%w (and recording the failure: %v)", cause, err)
+	}
+	return cause
+}
+
+// Details returns the run's record.
+func (r *Run) Details(ctx context.Context) (workspace.Run, error) { return r.ws.w.Run(ctx, r.ID) }
+
+// Status returns the run's state. A run whose agent has stopped sending
+// heartbeats is marked NotResponding.
+func (r *Run) Status(ctx context.Context) (workspace.State, error) {
+	if _, err := r.ws.w.MarkStale(ctx, staleAfter); err != nil {
+		return "", err
+	}
+	d, err := r.ws.w.Run(ctx, r.ID)
+	return d.State, err
+}
+
+// staleAfter is how long an agent may stay silent before its run is
+// NotResponding (agents beat every 2 s).
+const staleAfter = 15 * time.Second
+
+// Cancel asks the run's agent to stop the run: SIGTERM to the script's
+// process group, then SIGKILL after a grace period.
+func (r *Run) Cancel(ctx context.Context) error {
+	return r.ws.w.Transition(ctx, r.ID, workspace.StateCancelRequested, "cancel requested")
+}
+
+// Metrics returns what the run logged.
+func (r *Run) Metrics(ctx context.Context) (workspace.Metrics, error) {
+	return r.ws.w.Metrics(ctx, r.ID)
+}
+
+// Dir returns the run's directory: logs/, outputs/, wd/.
+func (r *Run) Dir() (string, error) { return r.ws.w.RunDir(r.ID) }
+
+// WaitOptions tune WaitForCompletion.
+type WaitOptions struct {
+	Output       io.Writer // where the run's output goes as it arrives; nil for none
+	Offset       int64     // byte offset in the output log to start from
+	RaiseOnError bool      // return an error when the run Failed or was Canceled
+	Poll         time.Duration
+}
+
+// ErrRunFailed is returned by WaitForCompletion with RaiseOnError when the
+// run did not complete.
+var ErrRunFailed = errors.New("run did not complete")
+
+// WaitForCompletion waits until the run reaches a final state, copying its
+// output log to o.Output from o.Offset on as it grows (no line lost or
+// shown twice). It returns the final state and the offset reached, from
+// which a later wait can resume.
+func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.State, int64, error) {
+	if o.Poll <= 0 {
+		o.Poll = 50 * time.Millisecond
+	}
+	dir, err := r.Dir()
+	if err != nil {
+		return "", o.Offset, err
+	}
+	offset := o.Offset
+	for {
+		st, err := r.Status(ctx)
+		if err != nil {
+			return st, offset, err
+		}
+		if o.Output != nil {
+			if offset, err = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output); err != nil {
+				return st, offset, err
+			}
+		}
+		if st.Final() {
+			if o.Output != nil { // the last words after the final state
+				offset, _ = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output)
+			}
+			if o.RaiseOnError && st != workspace.StateCompleted {
+				d, _ := r.Details(ctx)
+				return st, offset, fmt.Errorf("run %s %s: %w%s", r.ID, st, ErrRunFailed, lastReason(ctx, r, d))
+			}
+			return st, offset, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, offset, ctx.Err()
+		case <-time.After(o.Poll):
+		}
+	}
+}
+
+// lastReason gives the reason of the run's last event, for errors.
+func lastReason(ctx context.Context, r *Run, _ workspace.Run) string {
+	evs, err := r.ws.w.Events(ctx, r.ID)
+	if err != nil || len(evs) == 0 {
+		return ""
+	}
+	return ": " + evs[len(evs)-1].Reason
+}
+
+// copyFrom copies path from offset to w and returns the new offset. A
+// missing file is empty.
+func copyFrom(path string, offset int64, w io.Writer) (int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return offset, nil
+	}
+	if err != nil {
+		return offset, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return offset, err
+	}
+	n, err := io.Copy(w, f)
+	return offset + n, err
+}
+
+// pythonHelper is gantry_run.py, the one-file helper training scripts
+// import to log metrics.
+//
+//go:embed track/python/gantry_run.py
+var pythonHelper []byte
+
+// writePythonHelper puts gantry_run.py where the agent adds it to the
+// script's PYTHONPATH.
+func writePythonHelper(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "gantry_run.py"), pythonHelper, 0o644)
+}

@@ -1,0 +1,206 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gantry/sdk/agent"
+	"gantry/sdk/environment"
+	"gantry/sdk/snapshot"
+	"gantry/sdk/workspace"
+)
+
+// Workspace is where compute targets, runs, metrics and models are kept:
+// a directory with a SQLite database that is the record of truth.
+type Workspace struct {
+	w   *workspace.Workspace
+	exe string // the gantry binary that runs agents
+}
+
+// OpenWorkspace opens (creating if need be) the workspace in dir; an empty
+// dir means $GANTRY_WORKSPACE, else .gantry in the current directory.
+func OpenWorkspace(ctx context.Context, dir string) (*Workspace, error) {
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		dir = workspace.DefaultDir(wd)
+	}
+	w, err := workspace.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{w: w}, nil
+}
+
+// Close closes the workspace; runs go on.
+func (ws *Workspace) Close() error { return ws.w.Close() }
+
+// Dir returns the workspace's directory.
+func (ws *Workspace) Dir() string { return ws.w.Dir() }
+
+// Store returns the workspace's data layer, for what this package does not
+// wrap.
+func (ws *Workspace) Store() *workspace.Workspace { return ws.w }
+
+// gantry finds the binary that runs agents: this one if it is gantry,
+// else gantry on PATH.
+func (ws *Workspace) gantry() (string, error) {
+	if ws.exe != "" {
+		return ws.exe, nil
+	}
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "gantry" {
+		return exe, nil
+	}
+	if p, err := exec.LookPath("gantry"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("the gantry binary is needed to run agents and was not found: build it (go build -o bin/gantry ./cmd/gantry) and put it on PATH")
+}
+
+// LocalCompute is the configuration of the local target: this machine.
+type LocalCompute struct {
+	// MaxConcurrentRuns caps the runs that execute at once (0: no cap).
+	MaxConcurrentRuns int `json:"max_concurrent_runs,omitempty"`
+}
+
+// CreateLocalCompute adds the local target under name (2 to 16 letters,
+// digits or hyphens, starting with a letter).
+func (ws *Workspace) CreateLocalCompute(ctx context.Context, name string, c LocalCompute) error {
+	cfg, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindLocal, Config: cfg,
+		ProvisioningState: workspace.ProvisioningSucceeded})
+}
+
+// ComputeTargets lists the workspace's compute targets.
+func (ws *Workspace) ComputeTargets(ctx context.Context) ([]workspace.Target, error) {
+	return ws.w.Targets(ctx)
+}
+
+// RunConfiguration says where and how a script runs: the seed's
+// RunConfiguration.
+type RunConfiguration struct {
+	Target      string                   // a compute target's name
+	Environment *environment.Environment // nil: a user-managed "python3"
+	EnvVars     map[string]string
+	MaxDuration time.Duration // 0: no limit
+	NodeCount   int           // for clusters; 1 on the local target
+}
+
+// ScriptRunConfig is what to run: the seed's ScriptRunConfig.
+type ScriptRunConfig struct {
+	SourceDirectory string   // snapshotted and sent to the target
+	Script          string   // relative to SourceDirectory
+	Command         []string // instead of Script
+	Arguments       []string
+	RunConfig       RunConfiguration
+	Snapshot        snapshot.Options
+}
+
+// Experiment groups runs under a name.
+type Experiment struct {
+	ws   *Workspace
+	Name string
+}
+
+// Experiment returns the experiment name, created on first use.
+func (ws *Workspace) Experiment(name string) *Experiment { return &Experiment{ws: ws, Name: name} }
+
+// Submit snapshots the source directory, records a run and hands it to its
+// target; it returns at once, with the run Queued.
+func (e *Experiment) Submit(ctx context.Context, src ScriptRunConfig) (*Run, error) {
+	ws := e.ws
+	if err := src.check(); err != nil {
+		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
+	}
+	target := src.RunConfig.Target
+	if target == "" {
+		return nil, fmt.Errorf("submit to experiment %q: the run configuration names no target: set RunConfig.Target (ws.ComputeTargets lists them)", e.Name)
+	}
+	t, err := ws.w.Target(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
+	}
+	if t.Kind != workspace.KindLocal {
+		return nil, fmt.Errorf("submit to %q: targets of kind %s cannot run jobs yet (only local)", target, t.Kind)
+	}
+	exe, err := ws.gantry()
+	if err != nil {
+		return nil, err
+	}
+	env := src.RunConfig.Environment
+	if env == nil {
+		env = &environment.Environment{Name: "python3"}
+		env.Python.UserManagedDependencies = true
+		env.Python.InterpreterPath = "python3"
+	}
+	store, err := snapshot.NewBlobStore(ws.w.BlobsDir())
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, src.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
+	}
+	r, err := ws.w.NewRun(ctx, workspace.RunSpec{Experiment: e.Name, Target: target, SnapshotID: m.ID(), EnvKey: env.Key()})
+	if err != nil {
+		return nil, err
+	}
+	run := &Run{ws: ws, ID: r.ID}
+	dir, err := ws.w.RunDir(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := run.prepareDir(dir, m, agent.Job{
+		RunID: r.ID, Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
+		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
+	}); err != nil {
+		return nil, run.failSubmit(ctx, err)
+	}
+	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+target); err != nil {
+		return nil, err
+	}
+	if _, err := agent.Launch(exe, ws.w.Dir(), dir, r.ID); err != nil {
+		return nil, run.failSubmit(ctx, err)
+	}
+	return run, nil
+}
+
+// check validates a ScriptRunConfig before anything is recorded.
+func (src *ScriptRunConfig) check() error {
+	if src.SourceDirectory == "" {
+		src.SourceDirectory = "."
+	}
+	fi, err := os.Stat(src.SourceDirectory)
+	if err != nil {
+		return fmt.Errorf("source directory %q: %w", src.SourceDirectory, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("source directory %q is a file: give the directory that holds the script", src.SourceDirectory)
+	}
+	if src.Script == "" && len(src.Command) == 0 {
+		return errors.New("nothing to run: set Script (a path inside SourceDirectory) or Command")
+	}
+	if src.Script != "" {
+		clean := filepath.Clean(src.Script)
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("script %q is outside the source directory %q: the script must be inside it, since only that directory is sent to the target", src.Script, src.SourceDirectory)
+		}
+		if _, err := os.Stat(filepath.Join(src.SourceDirectory, clean)); err != nil {
+			return fmt.Errorf("script %q not found in source directory %q", src.Script, src.SourceDirectory)
+		}
+		src.Script = clean
+	}
+	return nil
+}

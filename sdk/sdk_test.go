@@ -1,0 +1,202 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gantry/sdk/workspace"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// testWorkspace opens a workspace in a temp dir with a local target, using
+// a gantry binary built for the test to run agents.
+func testWorkspace(t *testing.T) *Workspace {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gantry-sdk-test")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gantry")
+		if out, err := exec.Command("go", "build", "-o", binPath, "gantry/cmd/gantry").CombinedOutput(); err != nil {
+			binErr = errors.New(string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("build gantry: %v", binErr)
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed to run training scripts")
+	}
+	ctx := context.Background()
+	ws, err := OpenWorkspace(ctx, filepath.Join(t.TempDir(), "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	ws.exe = binPath
+	if err := ws.CreateLocalCompute(ctx, "local", LocalCompute{}); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+func writeScript(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "train.py"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestSubmitRunsToCompletion(t *testing.T) {
+	ws := testWorkspace(t)
+	src := writeScript(t, `import gantry_run, os, sys
+for i in range(5):
+    print("epoch", i, flush=True)
+    gantry_run.log("loss", 1.0 / (i + 1))
+print("to stderr", file=sys.stderr)
+gantry_run.tag("model", "tiny")
+with open(os.path.join("outputs", "model.txt"), "w") as f:
+    f.write("weights")
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	st, off, err := run.WaitForCompletion(ctx, WaitOptions{Output: &out, RaiseOnError: true, Poll: 10 * time.Millisecond})
+	if err != nil || st != workspace.StateCompleted {
+		dir, _ := run.Dir()
+		agentLog, _ := os.ReadFile(filepath.Join(dir, "logs", "agent.log"))
+		t.Fatalf("state %s, err %v\noutput:\n%s\nagent log:\n%s", st, err, out.String(), agentLog)
+	}
+	for _, want := range []string{"epoch 0\n", "epoch 4\n", "to stderr\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if off != int64(out.Len()) {
+		t.Errorf("offset %d, but %d bytes were shown", off, out.Len())
+	}
+	m, err := run.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(m.Series["loss"]); got != 5 {
+		t.Errorf("loss series has %d points, want 5: %+v", got, m)
+	}
+	d, _ := run.Details(ctx)
+	if d.Tags["model"] != "tiny" || d.ExitCode == nil || *d.ExitCode != 0 {
+		t.Errorf("details: tags %v exit %v", d.Tags, d.ExitCode)
+	}
+	dir, _ := run.Dir()
+	if b, err := os.ReadFile(filepath.Join(dir, "outputs", "model.txt")); err != nil || string(b) != "weights" {
+		t.Errorf("outputs/model.txt: %q %v", b, err)
+	}
+	// A second wait from the offset shows nothing twice.
+	var again bytes.Buffer
+	if _, _, err := run.WaitForCompletion(ctx, WaitOptions{Output: &again, Offset: off}); err != nil || again.Len() != 0 {
+		t.Errorf("resumed wait showed %q (%v)", again.String(), err)
+	}
+}
+
+func TestFailingScriptIsFailed(t *testing.T) {
+	ws := testWorkspace(t)
+	src := writeScript(t, "import sys\nprint('bad things')\nsys.exit(3)\n")
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := run.WaitForCompletion(ctx, WaitOptions{RaiseOnError: true})
+	if st != workspace.StateFailed || !errors.Is(err, ErrRunFailed) || !strings.Contains(err.Error(), "status 3") {
+		t.Fatalf("state %s, err %v; want Failed with exit status 3 in the error", st, err)
+	}
+}
+
+func TestCancelStopsScriptAndChildren(t *testing.T) {
+	ws := testWorkspace(t)
+	src := writeScript(t, `import subprocess, time, os
+child = subprocess.Popen(["sleep", "300"])
+with open(os.path.join(os.environ["GANTRY_RUN_DIR"], "child.pid"), "w") as f:
+    f.write(str(child.pid))
+print("started", flush=True)
+time.sleep(300)
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := run.Dir()
+	var childPID []byte
+	for i := 0; i < 600 && len(childPID) == 0; i++ {
+		childPID, _ = os.ReadFile(filepath.Join(dir, "child.pid"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(childPID) == 0 {
+		t.Fatal("the script never started its child")
+	}
+	if err := run.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := run.WaitForCompletion(ctx, WaitOptions{})
+	if err != nil || st != workspace.StateCanceled {
+		t.Fatalf("state %s, err %v; want Canceled", st, err)
+	}
+	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(childPID))); err == nil {
+		stat, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(childPID)) + "/stat")
+		if !strings.Contains(string(stat), ") Z ") {
+			t.Fatalf("the script's child %s survived the cancel", childPID)
+		}
+	}
+}
+
+func TestSubmitBadInput(t *testing.T) {
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	src := writeScript(t, "print(1)\n")
+	tests := []struct {
+		name string
+		cfg  ScriptRunConfig
+		want string
+	}{
+		{"missing source", ScriptRunConfig{SourceDirectory: "/no/such/dir", Script: "train.py", RunConfig: RunConfiguration{Target: "local"}}, "/no/such/dir"},
+		{"missing script", ScriptRunConfig{SourceDirectory: src, Script: "nope.py", RunConfig: RunConfiguration{Target: "local"}}, "not found"},
+		{"script outside", ScriptRunConfig{SourceDirectory: src, Script: "../x.py", RunConfig: RunConfiguration{Target: "local"}}, "outside the source directory"},
+		{"unknown target", ScriptRunConfig{SourceDirectory: src, Script: "train.py", RunConfig: RunConfiguration{Target: "nope"}}, "nope"},
+		{"no target", ScriptRunConfig{SourceDirectory: src, Script: "train.py"}, "no target"},
+		{"nothing to run", ScriptRunConfig{SourceDirectory: src, RunConfig: RunConfiguration{Target: "local"}}, "nothing to run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ws.Experiment("exp").Submit(ctx, tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Submit error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+	if runs, _ := ws.Experiment("exp").Runs(ctx); len(runs) != 0 {
+		t.Fatalf("bad submits recorded %d runs", len(runs))
+	}
+}
