@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo test go-test py-test bench clean
+.PHONY: all setup build demo test go-test py-test bench bench-sdk clean
 
 all: test
 
@@ -33,6 +33,11 @@ py-test:
 # Gantry and ipykernel side by side; writes bench/results/latest.md.
 bench: setup
 	$(PY) bench/bench.py
+
+# The training SDK on the local target (submit latency, snapshot, metric
+# ingestion, output latency); writes bench/results/sdk.md.
+bench-sdk: build
+	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/sdkbench -python "$(abspath $(PY))" -out bench/results/sdk.md
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache

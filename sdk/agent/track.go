@@ -38,7 +38,10 @@ func (t *tracker) run(ctx context.Context) {
 			t.drain(context.WithoutCancel(ctx))
 			return
 		case <-tick.C:
-			t.drain(ctx)
+			// Never a cancelable context for the store: a cancel landing
+			// mid-store (the script just exited) would drop records already
+			// read from the track file.
+			t.drain(context.WithoutCancel(ctx))
 		}
 	}
 }

@@ -1,0 +1,213 @@
+"""Notebook 01 (training on the local target) runs end to end, and a run
+outlives the kernel that submitted it."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import KERNEL_NAME, ROOT, start_kernel, stdout_of, summarize
+
+NOTEBOOK = ROOT / "notebooks" / "01-local-training.ipynb"
+RUN_TIMEOUT = 180  # hang guard per cell: runs train scikit-learn models and build a venv
+
+pytestmark = pytest.mark.skipif(KERNEL_NAME != "gantry", reason="Go notebook")
+
+
+def _venv_python() -> str:
+    return str(Path(sys.executable))
+
+
+@pytest.fixture(scope="module")
+def training(jupyter_env, tmp_path_factory):
+    pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert nb.metadata.kernelspec.name == "gantry"
+    assert nb.metadata.kernelspec.language == "go"
+    workdir = tmp_path_factory.mktemp("training")
+    saved = {k: os.environ.get(k) for k in ("GANTRY_WORKSPACE", "GANTRY_PYTHON")}
+    os.environ["GANTRY_WORKSPACE"] = str(workdir / "ws")
+    os.environ["GANTRY_PYTHON"] = _venv_python()
+    try:
+        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=RUN_TIMEOUT, startup_timeout=60,
+                                allow_errors=True, resources={"metadata": {"path": str(workdir)}})
+        client.execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    nbformat.write(nb, workdir / "executed.ipynb")
+    return nb, workdir
+
+
+def cell(nb, needle: str):
+    found = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
+    assert len(found) == 1, f"{len(found)} code cells contain {needle!r}"
+    return found[0]
+
+
+def text(c) -> str:
+    parts = []
+    for o in c.outputs:
+        if o.output_type == "stream":
+            parts.append(o.text)
+        elif o.output_type in ("execute_result", "display_data"):
+            parts.append(o.data.get("text/plain", ""))
+        elif o.output_type == "error":
+            parts += [o.ename, o.evalue, *o.traceback]
+    return "\n".join(parts)
+
+
+def test_every_cell_ran_without_error(training):
+    nb, _ = training
+    problems = []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        if not c.execution_count:
+            problems.append(f"did not run: {c.source[:60]!r}")
+        errs = [o for o in c.outputs if o.output_type == "error"]
+        if errs:
+            problems.append(f"{c.source[:60]!r}: {errs[0].ename}: {errs[0].evalue}")
+    assert not problems, "\n".join(problems)
+
+
+def test_workspace_is_the_one_given(training):
+    _, workdir = training
+    assert f"workspace: {workdir / 'ws'}" in text(cell(training[0], "sdk.OpenWorkspace"))
+
+
+def test_both_runs_completed_with_live_output(training):
+    nb, _ = training
+    out = text(cell(nb, "func waitAll("))
+    assert len(re.findall(r"<== run \S+: Completed", out)) == 2, out
+    for alpha in ("0.01", "10.0"):
+        assert f"Ridge(alpha={alpha})" in out, out
+    assert out.count("fold 4: r2") == 2, out
+    assert out.count("saved to outputs/model.pkl") == 2, out
+
+
+def test_metrics_compared(training):
+    nb, _ = training
+    out = text(cell(nb, "type result struct"))
+    rows = [l for l in out.splitlines() if "Completed" in l]
+    assert len(rows) == 2, out
+    for row in rows:
+        cols = row.split()
+        # run state alpha mse r2 cv-mean folds
+        assert len(cols) == 7, row
+        assert float(cols[3]) > 0 and -1 < float(cols[4]) < 1 and cols[6] == "5", row
+    assert re.search(r"best: run \S+ \(alpha 0\.01, test mse [0-9.]+\)", out), out
+
+
+def test_model_registered(training):
+    nb, workdir = training
+    out = text(cell(nb, "RegisterModel"))
+    m = re.search(r"registered model diabetes-ridge version 1 from run (\S+)", out)
+    assert m, out
+    listing = text(cell(nb, 'Models(ctx, "")'))
+    assert re.search(r"model diabetes-ridge:1 +run " + re.escape(m.group(1)) + r" .*model\.pkl \(\d+ bytes\)", listing), listing
+    assert list((workdir / "ws" / "runs").glob(f"*{m.group(1)}*/outputs/model.pkl")) or \
+        list((workdir / "ws").rglob("model.pkl")), "no model.pkl in the workspace"
+
+
+def test_system_managed_env_built_then_reused(training):
+    nb, workdir = training
+    runs = text(cell(nb, "func submitStats("))
+    assert len(re.findall(r"<== run \S+: Completed", runs)) == 2, runs
+    assert runs.count("tinystats 0.1.0: mean 142.6") == 2, runs
+    assert str(workdir / "ws" / "envs") in runs, "stats.py did not run with the built environment's python"
+    logs = text(cell(nb, "func showEnvLogs("))
+    assert re.search(r"submit 1 \(run \S+\): environment reused: false", logs), logs
+    assert re.search(r"submit 2 \(run \S+\): environment reused: true", logs), logs
+    built = [d for d in (workdir / "ws" / "envs").iterdir() if d.is_dir()]
+    assert len(built) == 1, built
+
+
+SURVIVOR = r'''
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gantry/sdk"
+)
+ctx := context.Background()
+ws, err := sdk.OpenWorkspace(ctx, WSDIR)
+if err != nil {
+	panic(err)
+}
+_ = ws.CreateLocalCompute(ctx, "local", sdk.LocalCompute{})
+src := filepath.Join(WSDIR, "..", "src")
+os.MkdirAll(src, 0o755)
+os.WriteFile(filepath.Join(src, "slow.py"), []byte(`import time
+print("starting", flush=True)
+time.sleep(3)
+for i in range(3):
+    print("line", i, flush=True)
+print("done")
+`), 0o644)
+run, err := ws.Experiment("survive").Submit(ctx, sdk.ScriptRunConfig{SourceDirectory: src, Script: "slow.py",
+	RunConfig: sdk.RunConfiguration{Target: "local"}})
+if err != nil {
+	panic(err)
+}
+fmt.Println("RUN", run.ID)
+'''
+
+RESUME = r'''
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"gantry/sdk"
+)
+ctx := context.Background()
+ws, err := sdk.OpenWorkspace(ctx, WSDIR)
+if err != nil {
+	panic(err)
+}
+run, err := ws.Run(ctx, RUNID)
+if err != nil {
+	panic(err)
+}
+st, _, err := run.WaitForCompletion(ctx, sdk.WaitOptions{Output: os.Stdout})
+fmt.Println("STATE", st, err)
+'''
+
+
+def test_run_survives_kernel_shutdown(jupyter_env, tmp_path):
+    wsdir = tmp_path / "ws"
+    k = start_kernel()
+    try:
+        reply, outputs = k.run(SURVIVOR.replace("WSDIR", f'"{wsdir}"'), timeout=60)
+        assert reply["content"]["status"] == "ok", summarize(outputs)
+        m = re.search(r"RUN (\S+)", stdout_of(outputs))
+        assert m, summarize(outputs)
+        run_id = m.group(1)
+    finally:
+        k.kc.stop_channels()
+        k.km.shutdown_kernel(now=True)
+    assert not k.km.is_alive()
+
+    k2 = start_kernel()
+    try:
+        code = RESUME.replace("WSDIR", f'"{wsdir}"').replace("RUNID", f'"{run_id}"')
+        reply, outputs = k2.run(code, timeout=60)
+        assert reply["content"]["status"] == "ok", summarize(outputs)
+        out = stdout_of(outputs)
+        assert "STATE Completed <nil>" in out, out
+        assert out.startswith("starting\n"), out
+        for want in ("line 0\n", "line 1\n", "line 2\n", "done\n"):
+            assert want in out, out
+    finally:
+        k2.shutdown()
