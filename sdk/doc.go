@@ -21,7 +21,20 @@
 // The data layer is sdk/workspace; snapshots sdk/snapshot; environments
 // sdk/environment; what scripts report, sdk/track; the agent, sdk/agent.
 //
-// Status: the local target runs jobs end to end; SSH and Slurm targets,
-// magics, the model registry API and the notebook-side display of runs are
+// After a run: Run.Files and Run.Download fetch what it wrote,
+// Run.RegisterModel copies an output into the workspace's model registry
+// (Workspace.Models, Workspace.DownloadModel), Run.SetTag and
+// Experiment.Runs with a Filter select runs, Run.Snapshot and DiffSnapshots
+// show the code each ran, and Run.SubmitChild groups runs under a parent.
+// In a notebook, Compare and Plot show runs side by side:
+//
+//	runs, _ := ws.Experiment("mnist").Runs(ctx)
+//	sdk.Compare(ctx, runs, "val_loss") // a table, the best run highlighted
+//	sdk.Plot(ctx, runs, "val_loss")    // an SVG line plot
+//
+// The same operations are on the command line: gantry compute ... and
+// gantry run submit|list|logs|wait|cancel.
+//
+// Status: the local target runs jobs end to end; SSH and Slurm targets are
 // the next steps.
 package sdk

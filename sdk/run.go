@@ -30,19 +30,6 @@ func (ws *Workspace) Run(ctx context.Context, id string) (*Run, error) {
 	return &Run{ws: ws, ID: id}, nil
 }
 
-// Runs lists the experiment's runs, newest first.
-func (e *Experiment) Runs(ctx context.Context) ([]*Run, error) {
-	rs, err := e.ws.w.Runs(ctx, workspace.Filter{Experiment: e.Name})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Run, len(rs))
-	for i, r := range rs {
-		out[i] = &Run{ws: e.ws, ID: r.ID}
-	}
-	return out, nil
-}
-
 // prepareDir writes what the agent needs into the run's directory.
 func (r *Run) prepareDir(dir string, m *snapshot.Manifest, job agent.Job) error {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {

@@ -51,11 +51,15 @@ func (ws *Workspace) Dir() string { return ws.w.Dir() }
 // wrap.
 func (ws *Workspace) Store() *workspace.Workspace { return ws.w }
 
-// gantry finds the binary that runs agents: this one if it is gantry,
+// gantry finds the binary that runs agents: $GANTRY_AGENT_BINARY if set
+// (for tests, whose own binary is not gantry), this one if it is gantry,
 // else gantry on PATH.
 func (ws *Workspace) gantry() (string, error) {
 	if ws.exe != "" {
 		return ws.exe, nil
+	}
+	if exe := os.Getenv("GANTRY_AGENT_BINARY"); exe != "" {
+		return exe, nil
 	}
 	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "gantry" {
 		return exe, nil
@@ -120,6 +124,11 @@ func (ws *Workspace) Experiment(name string) *Experiment { return &Experiment{ws
 // Submit snapshots the source directory, records a run and hands it to its
 // target; it returns at once, with the run Queued.
 func (e *Experiment) Submit(ctx context.Context, src ScriptRunConfig) (*Run, error) {
+	return e.submit(ctx, src, "")
+}
+
+// submit is Submit, of a child of the run parentID if it is not "".
+func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID string) (*Run, error) {
 	ws := e.ws
 	if err := src.check(); err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
@@ -153,7 +162,7 @@ func (e *Experiment) Submit(ctx context.Context, src ScriptRunConfig) (*Run, err
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
-	r, err := ws.w.NewRun(ctx, workspace.RunSpec{Experiment: e.Name, Target: target, SnapshotID: m.ID(), EnvKey: env.Key()})
+	r, err := ws.w.NewRun(ctx, workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(), EnvKey: env.Key()})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@
 //	gantry kernel --connection-file FILE
 //	gantry executor          (started by the kernel; not for people)
 //	gantry agent --workspace DIR --run ID   (started by a submit; owns one run)
+//	gantry compute list|create local NAME|delete NAME
+//	gantry run submit|list|logs|wait|cancel ...
 //	gantry version
 package main
 
@@ -33,7 +35,13 @@ const usage = `Gantry: a Go Jupyter kernel for training on compute targets.
 Usage:
   gantry install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name TEXT] [--uninstall]
   gantry kernel --connection-file FILE
+  gantry compute list | create local NAME | delete NAME   [--workspace DIR]
+  gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
+  gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
   gantry version
+
+The compute and run commands use the workspace in --workspace DIR, else
+$GANTRY_WORKSPACE, else ./.gantry; "gantry run help" says more.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runExecutor(ctx)
 	case "agent":
 		return runAgent(ctx, args[1:], stderr)
+	case "compute":
+		return runCompute(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
 	case "install":
 		return runInstall(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

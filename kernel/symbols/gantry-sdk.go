@@ -10,11 +10,16 @@ import (
 func init() {
 	Symbols["gantry/sdk/sdk"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"Compare":       reflect.ValueOf(sdk.Compare),
+		"DiffSnapshots": reflect.ValueOf(sdk.DiffSnapshots),
 		"ErrRunFailed":  reflect.ValueOf(&sdk.ErrRunFailed).Elem(),
+		"LowerIsBetter": reflect.ValueOf(sdk.LowerIsBetter),
 		"OpenWorkspace": reflect.ValueOf(sdk.OpenWorkspace),
+		"Plot":          reflect.ValueOf(sdk.Plot),
 
 		// type definitions
 		"Experiment":       reflect.ValueOf((*sdk.Experiment)(nil)),
+		"Filter":           reflect.ValueOf((*sdk.Filter)(nil)),
 		"LocalCompute":     reflect.ValueOf((*sdk.LocalCompute)(nil)),
 		"Run":              reflect.ValueOf((*sdk.Run)(nil)),
 		"RunConfiguration": reflect.ValueOf((*sdk.RunConfiguration)(nil)),

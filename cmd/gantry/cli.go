@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"gantry/sdk"
+	"gantry/sdk/agent"
+	"gantry/sdk/workspace"
+)
+
+const computeUsage = `Usage:
+  gantry compute list [--workspace DIR]
+  gantry compute create local NAME [--max-concurrent N] [--workspace DIR]
+  gantry compute delete NAME [--workspace DIR]
+`
+
+const runUsage = `Usage:
+  gantry run submit --target T [--experiment E] [--workspace DIR] SCRIPT [-- ARGS...]
+  gantry run list [--experiment E] [--state S] [--workspace DIR]
+  gantry run logs ID [--follow] [--workspace DIR]
+  gantry run wait ID [--workspace DIR]
+  gantry run cancel ID [--workspace DIR]
+
+ID may be a unique prefix of a run's ID, such as the 8 characters run list shows.
+--workspace defaults to $GANTRY_WORKSPACE, else ./.gantry.
+`
+
+// usageError is a mistake in a command line: the usage follows it.
+func usageError(stderr io.Writer, usage, format string, a ...any) error {
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf(format, a...)
+}
+
+// newFlags makes a subcommand's flag set, with --workspace.
+func newFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage, "\nFlags of gantry ", name, ":\n")
+		fs.PrintDefaults()
+	}
+	ws := fs.String("workspace", "", "the workspace directory (default $GANTRY_WORKSPACE, else ./.gantry)")
+	return fs, ws
+}
+
+// parseArgs parses flags wherever they are among the positional arguments,
+// up to a "--"; it returns the positional arguments and those after "--"
+// (rest is nil when there is no "--").
+func parseArgs(fs *flag.FlagSet, args []string) (pos, rest []string, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, nil, err
+		}
+		// flag.Parse consumes a "--"; find whether it stopped at one.
+		consumed := len(args) - fs.NArg()
+		if consumed > 0 && args[consumed-1] == "--" {
+			return pos, append([]string{}, fs.Args()...), nil
+		}
+		left := fs.Args()
+		if len(left) == 0 {
+			return pos, nil, nil
+		}
+		pos = append(pos, left[0])
+		args = left[1:]
+	}
+}
+
+func openWorkspace(ctx context.Context, dir string) (*sdk.Workspace, error) {
+	return sdk.OpenWorkspace(ctx, dir)
+}
+
+func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError(stderr, computeUsage, "compute: missing subcommand (list, create or delete)")
+	}
+	switch args[0] {
+	case "list":
+		fs, dir := newFlags("compute list", computeUsage, stderr)
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return usageError(stderr, computeUsage, "compute list: unexpected argument %q", pos[0])
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		ts, err := ws.ComputeTargets(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tCREATED")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Kind, t.ProvisioningState, t.Created.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	case "create":
+		fs, dir := newFlags("compute create", computeUsage, stderr)
+		maxRuns := fs.Int("max-concurrent", 0, "the most runs that execute at once (0: no cap)")
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 2 {
+			return usageError(stderr, computeUsage, "compute create: want KIND NAME, such as: gantry compute create local cpu")
+		}
+		if pos[0] != string(workspace.KindLocal) {
+			return fmt.Errorf("compute create: kind %q is not supported yet: only local", pos[0])
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		if err := ws.CreateLocalCompute(ctx, pos[1], sdk.LocalCompute{MaxConcurrentRuns: *maxRuns}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created local target %s in %s\n", pos[1], ws.Dir())
+		return nil
+	case "delete":
+		fs, dir := newFlags("compute delete", computeUsage, stderr)
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError(stderr, computeUsage, "compute delete: want the target's NAME")
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		if _, err := ws.Store().Target(ctx, pos[0]); err != nil {
+			return err
+		}
+		if err := ws.Store().DeleteTarget(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted target %s\n", pos[0])
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, computeUsage)
+		return nil
+	default:
+		return usageError(stderr, computeUsage, "compute: unknown subcommand %q", args[0])
+	}
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError(stderr, runUsage, "run: missing subcommand (submit, list, logs, wait or cancel)")
+	}
+	// Waiting ends on Ctrl-C; the run goes on.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sub := args[0]
+	switch sub {
+	case "submit":
+		fs, dir := newFlags("run submit", runUsage, stderr)
+		target := fs.String("target", "", "the compute target to run on (required)")
+		exp := fs.String("experiment", "default", "the experiment the run belongs to")
+		pos, rest, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) == 0 {
+			return usageError(stderr, runUsage, "run submit: missing SCRIPT")
+		}
+		if len(pos) > 1 {
+			return usageError(stderr, runUsage, "run submit: unexpected argument %q: put the script's arguments after --", pos[1])
+		}
+		if *target == "" {
+			return usageError(stderr, runUsage, "run submit: --target is required (gantry compute list shows the targets)")
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		script := pos[0]
+		r, err := ws.Experiment(*exp).Submit(ctx, sdk.ScriptRunConfig{
+			SourceDirectory: filepath.Dir(script), Script: filepath.Base(script), Arguments: rest,
+			RunConfig: sdk.RunConfiguration{Target: *target},
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, r.ID)
+		return nil
+	case "list":
+		fs, dir := newFlags("run list", runUsage, stderr)
+		exp := fs.String("experiment", "", "only the runs of this experiment")
+		state := fs.String("state", "", "only the runs in this state (Running, Completed, Failed...)")
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return usageError(stderr, runUsage, "run list: unexpected argument %q", pos[0])
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		if _, err := ws.Store().MarkStale(ctx, 15*time.Second); err != nil {
+			return err
+		}
+		rs, err := ws.Store().Runs(ctx, workspace.Filter{Experiment: *exp, State: workspace.State(*state)})
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEXPERIMENT\tSTATE\tTARGET\tCREATED")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.Experiment, r.State, r.Target, r.Created.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	case "logs", "wait", "cancel":
+		fs, dir := newFlags("run "+sub, runUsage, stderr)
+		var follow *bool
+		if sub == "logs" {
+			follow = fs.Bool("follow", false, "keep showing the output as it arrives, until the run ends")
+		}
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError(stderr, runUsage, "run %s: want one run ID", sub)
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		r, err := findRun(ctx, ws, pos[0])
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "logs":
+			if *follow {
+				_, _, err := r.WaitForCompletion(ctx, sdk.WaitOptions{Output: stdout, Poll: 200 * time.Millisecond})
+				return err
+			}
+			d, err := r.Dir()
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(filepath.Join(d, agent.OutputLog))
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // no output yet
+			}
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(stdout, f)
+			return err
+		case "wait":
+			st, _, err := r.WaitForCompletion(ctx, sdk.WaitOptions{RaiseOnError: true, Poll: 200 * time.Millisecond})
+			if st != "" {
+				fmt.Fprintln(stdout, st)
+			}
+			return err
+		default:
+			if err := r.Cancel(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "cancel requested for run %s\n", r.ID)
+			return nil
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, runUsage)
+		return nil
+	default:
+		return usageError(stderr, runUsage, "run: unknown subcommand %q", sub)
+	}
+}
+
+// findRun finds a run by its ID or a unique prefix of it.
+func findRun(ctx context.Context, ws *sdk.Workspace, id string) (*sdk.Run, error) {
+	if r, err := ws.Run(ctx, id); err == nil {
+		return r, nil
+	} else if !errors.Is(err, workspace.ErrInvalidID) {
+		return nil, err
+	}
+	rs, err := ws.Store().Runs(ctx, workspace.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	var match []string
+	for _, r := range rs {
+		if strings.HasPrefix(r.ID, strings.ToLower(id)) {
+			match = append(match, r.ID)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("run %q: %w", id, workspace.ErrNotFound)
+	case 1:
+		return ws.Run(ctx, match[0])
+	default:
+		return nil, fmt.Errorf("run %q is ambiguous: %d runs start with it (%s...)", id, len(match), strings.Join(match[:2], ", "))
+	}
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// cli runs the gantry command line in-process and returns its output.
+func cli(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err = run(context.Background(), args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+func TestComputeCommands(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "ws")
+	if _, _, err := cli(t, "compute", "create", "local", "cpu", "--workspace", ws); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GANTRY_WORKSPACE", ws) // the default workspace
+	if _, _, err := cli(t, "compute", "create", "--max-concurrent", "2", "local", "cpu2"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := cli(t, "compute", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^cpu\s+local\s+Succeeded`).MatchString(out) || !strings.Contains(out, "cpu2") {
+		t.Fatalf("compute list:\n%s", out)
+	}
+	if _, _, err := cli(t, "compute", "create", "local", "cpu"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("creating a target twice: %v", err)
+	}
+	if _, _, err := cli(t, "compute", "delete", "cpu2"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := cli(t, "compute", "list", "--workspace", ws); strings.Contains(out, "cpu2") {
+		t.Fatalf("deleted target still listed:\n%s", out)
+	}
+	if _, _, err := cli(t, "compute", "delete", "cpu2"); err == nil {
+		t.Fatal("deleting a missing target succeeded")
+	}
+	for _, bad := range [][]string{
+		{"compute"}, {"compute", "frob"}, {"compute", "create", "local"}, {"compute", "create", "ssh", "x"},
+		{"compute", "list", "extra"}, {"compute", "list", "--nope"},
+	} {
+		_, stderr, err := cli(t, bad...)
+		if err == nil {
+			t.Errorf("%q succeeded", bad)
+		} else if !strings.Contains(stderr, "Usage") && !strings.Contains(err.Error(), "only local") {
+			t.Errorf("%q: error %v without usage (stderr %q)", bad, err, stderr)
+		}
+	}
+}
+
+func TestRunCommands(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed")
+	}
+	// The agents need a gantry binary; this test's binary is not one.
+	bin := filepath.Join(t.TempDir(), "gantry")
+	if out, err := exec.Command("go", "build", "-o", bin, "gantry/cmd/gantry").CombinedOutput(); err != nil {
+		t.Fatalf("build gantry: %v\n%s", err, out)
+	}
+	t.Setenv("GANTRY_AGENT_BINARY", bin)
+	ws := filepath.Join(t.TempDir(), "ws")
+	if _, _, err := cli(t, "compute", "create", "local", "cpu", "--workspace", ws); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	script := filepath.Join(src, "train.py")
+	os.WriteFile(script, []byte("import sys\nprint('args', sys.argv[1:], flush=True)\nsys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)\n"), 0o644)
+
+	out, stderr, err := cli(t, "run", "submit", "--workspace", ws, "--target", "cpu", "--experiment", "e1", script, "--", "--lr", "0")
+	if err != nil {
+		t.Fatalf("submit: %v\n%s", err, stderr)
+	}
+	id := strings.TrimSpace(out)
+	if len(id) != 36 {
+		t.Fatalf("submit printed %q, want a run ID", out)
+	}
+	if out, _, err := cli(t, "run", "wait", id[:8], "--workspace", ws); err != nil || strings.TrimSpace(out) != "Completed" {
+		t.Fatalf("wait: %q %v", out, err)
+	}
+	if out, _, err := cli(t, "run", "logs", "--workspace", ws, id); err != nil || !strings.Contains(out, "args ['--lr', '0']") {
+		t.Fatalf("logs: %q %v", out, err)
+	}
+	if out, _, err := cli(t, "run", "logs", id, "--follow", "--workspace", ws); err != nil || !strings.Contains(out, "args ['--lr', '0']") {
+		t.Fatalf("logs --follow: %q %v", out, err)
+	}
+
+	// A failing run: wait says so and fails.
+	out, _, err = cli(t, "run", "submit", "--workspace", ws, "--target", "cpu", script, "--", "x", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := strings.TrimSpace(out)
+	if out, _, err := cli(t, "run", "wait", "--workspace", ws, failed); err == nil || strings.TrimSpace(out) != "Failed" {
+		t.Fatalf("wait on a failing run: %q %v", out, err)
+	}
+
+	out, _, err = cli(t, "run", "list", "--workspace", ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^`+id[:8]+`\s+e1\s+Completed\s+cpu`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^`+failed[:8]+`\s+default\s+Failed`).MatchString(out) {
+		t.Fatalf("run list:\n%s", out)
+	}
+	if out, _, _ := cli(t, "run", "list", "--workspace", ws, "--experiment", "e1"); strings.Contains(out, failed[:8]) {
+		t.Fatalf("run list --experiment e1 shows the other experiment's run:\n%s", out)
+	}
+	if _, _, err := cli(t, "run", "cancel", "--workspace", ws, id); err == nil {
+		t.Fatal("canceling a completed run succeeded")
+	}
+
+	for _, bad := range [][]string{
+		{"run"}, {"run", "frob"}, {"run", "submit", "--workspace", ws, script},
+		{"run", "submit", "--workspace", ws, "--target", "cpu"},
+		{"run", "submit", "--workspace", ws, "--target", "cpu", script, "extra"},
+		{"run", "wait", "--workspace", ws}, {"run", "logs", "--workspace", ws, "a", "b"},
+	} {
+		if _, stderr, err := cli(t, bad...); err == nil || !strings.Contains(stderr, "Usage") {
+			t.Errorf("%q: %v, stderr %q; want a usage error", bad, err, stderr)
+		}
+	}
+	if _, _, err := cli(t, "run", "wait", "--workspace", ws, "ffffffff"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("wait on an unknown run: %v", err)
+	}
+}
