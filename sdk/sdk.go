@@ -158,7 +158,12 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err != nil {
 		return nil, err
 	}
-	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, src.Snapshot)
+	opts := src.Snapshot
+	if rel, ok := inside(src.SourceDirectory, ws.w.Dir()); ok {
+		// The workspace beside the notebook is not part of the code.
+		opts.Exclude = append(append([]string(nil), opts.Exclude...), "/"+filepath.ToSlash(rel)+"/")
+	}
+	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
@@ -212,4 +217,19 @@ func (src *ScriptRunConfig) check() error {
 		src.Script = clean
 	}
 	return nil
+}
+
+// inside reports whether dir lies inside root, and its path relative to
+// root.
+func inside(root, dir string) (string, bool) {
+	r, err1 := filepath.Abs(root)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(r, d)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }

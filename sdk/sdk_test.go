@@ -200,3 +200,36 @@ func TestSubmitBadInput(t *testing.T) {
 		t.Fatalf("bad submits recorded %d runs", len(runs))
 	}
 }
+
+func TestWorkspaceInsideSourceIsNotSnapshotted(t *testing.T) {
+	ws := testWorkspace(t)
+	src := writeScript(t, "print('ok')\n")
+	ctx := context.Background()
+	// A second workspace inside the source directory, as .gantry beside a notebook.
+	inner, err := OpenWorkspace(ctx, filepath.Join(src, ".gantry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	inner.exe = ws.exe
+	if err := inner.CreateLocalCompute(ctx, "local", LocalCompute{}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := inner.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := run.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Entries {
+		if strings.HasPrefix(e.Path, ".gantry") {
+			t.Fatalf("the snapshot holds the workspace: %s", e.Path)
+		}
+	}
+	if st, _, err := run.WaitForCompletion(ctx, WaitOptions{}); err != nil || st != workspace.StateCompleted {
+		t.Fatalf("state %s, err %v", st, err)
+	}
+}
