@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/token"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -346,39 +347,18 @@ const chunkLines = 100000
 // chunk to a line range of its own, so a position in any later error or
 // panic still tells which cell it came from.
 func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunkPos) (reflect.Value, error) {
-	s.chunkN++
-	s.chunks[s.chunkN] = pos
-	directive := fmt.Sprintf("\n//line _.go:%d:1\n", s.chunkN*chunkLines+1)
-	fset := s.i.FileSet()
-	var node ast.Node
-	mode := parser.DeclarationErrors | parser.ParseComments
-	if kind == cell.Stmts {
-		f, err := parser.ParseFile(fset, "_.go", "package main; func main() {"+directive+src+"\n}", mode)
-		if err != nil {
-			return reflect.Value{}, compileError{s.cellError("CompileError", err)}
-		}
-		node = f.Decls[0].(*ast.FuncDecl).Body
-	} else {
-		f, err := parser.ParseFile(fset, "_.go", "package main"+directive+src, mode)
-		if err != nil {
-			return reflect.Value{}, compileError{s.cellError("CompileError", err)}
-		}
-		node = f
-	}
-	prog, err := s.compile(node)
-	if err != nil {
-		if strings.Contains(err.Error(), "definition loop") && kind == cell.Stmts {
-			if names := s.undefinedNames(src); len(names) > 0 {
-				msg := s.cellPos(err.Error())
-				if i := strings.Index(msg, ": "); i >= 0 {
-					msg = msg[:i]
-				}
-				e := &frame.Error{Name: "CompileError", Value: msg + ": undefined: " + strings.Join(names, ", ")}
-				e.Traceback = []string{e.Name + ": " + e.Value}
-				return reflect.Value{}, compileError{e}
+	prog, err := s.compileChunk(src, kind, pos)
+	if err != nil && kind == cell.Stmts && strings.Contains(err.Error(), "undefined: ") {
+		// yaegi loses `a, b := f()` inside a block at the top level of a
+		// cell (it works inside a func): run such blocks as closures.
+		if wrapped, ok := wrapBlocks(src); ok {
+			if p, err2 := s.compileChunk(wrapped, kind, pos); err2 == nil {
+				prog, err = p, nil
 			}
 		}
-		return reflect.Value{}, compileError{s.cellError("CompileError", err)}
+	}
+	if err != nil {
+		return reflect.Value{}, err
 	}
 	s.panics.Reset()
 	type result struct {
@@ -433,6 +413,77 @@ func (s *session) compileSrc(src string) (prog *interp.Program, err error) {
 		}
 	}()
 	return s.i.Compile(src)
+}
+
+// compileChunk parses and compiles one chunk under its own line range.
+func (s *session) compileChunk(src string, kind cell.Kind, pos chunkPos) (*interp.Program, error) {
+	s.chunkN++
+	s.chunks[s.chunkN] = pos
+	directive := fmt.Sprintf("\n//line _.go:%d:1\n", s.chunkN*chunkLines+1)
+	fset := s.i.FileSet()
+	var node ast.Node
+	mode := parser.DeclarationErrors | parser.ParseComments
+	if kind == cell.Stmts {
+		f, err := parser.ParseFile(fset, "_.go", "package main; func main() {"+directive+src+"\n}", mode)
+		if err != nil {
+			return nil, compileError{s.cellError("CompileError", err)}
+		}
+		node = f.Decls[0].(*ast.FuncDecl).Body
+	} else {
+		f, err := parser.ParseFile(fset, "_.go", "package main"+directive+src, mode)
+		if err != nil {
+			return nil, compileError{s.cellError("CompileError", err)}
+		}
+		node = f
+	}
+	prog, err := s.compile(node)
+	if err != nil {
+		if strings.Contains(err.Error(), "definition loop") && kind == cell.Stmts {
+			if names := s.undefinedNames(src); len(names) > 0 {
+				msg := s.cellPos(err.Error())
+				if i := strings.Index(msg, ": "); i >= 0 {
+					msg = msg[:i]
+				}
+				e := &frame.Error{Name: "CompileError", Value: msg + ": undefined: " + strings.Join(names, ", ")}
+				e.Traceback = []string{e.Name + ": " + e.Value}
+				return nil, compileError{e}
+			}
+		}
+		return nil, compileError{s.cellError("CompileError", err)}
+	}
+	return prog, nil
+}
+
+// wrapBlocks rewrites the top-level compound statements of a statement
+// chunk (for, if, switch, select, blocks) as func literals called at once,
+// on the same lines. Their inner names are block-scoped anyway, so the
+// meaning is kept. It reports false when there is nothing to wrap.
+func wrapBlocks(src string) (string, bool) {
+	const prefix = "package main; func _() {\n"
+	f, err := parser.ParseFile(token.NewFileSet(), "", prefix+src+"\n}", 0)
+	if err != nil {
+		return "", false
+	}
+	type span struct{ from, to int }
+	var spans []span
+	for _, st := range f.Decls[0].(*ast.FuncDecl).Body.List {
+		switch st.(type) {
+		case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt, *ast.BlockStmt:
+			spans = append(spans, span{int(st.Pos()) - 1 - len(prefix), int(st.End()) - 1 - len(prefix)})
+		}
+	}
+	if len(spans) == 0 {
+		return "", false
+	}
+	out := src
+	for i := len(spans) - 1; i >= 0; i-- {
+		sp := spans[i]
+		if sp.from < 0 || sp.to > len(out) || sp.from > sp.to {
+			return "", false
+		}
+		out = out[:sp.from] + "func() { " + out[sp.from:sp.to] + " }()" + out[sp.to:]
+	}
+	return out, true
 }
 
 // waitIdle reports whether the interpreter's execution goroutine ends
