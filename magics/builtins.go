@@ -14,14 +14,15 @@ import (
 )
 
 // RegisterBuiltins registers Gantry's own magics in r: writefile, cd, pwd,
-// env, time, reset, lsmagic, help and require.
+// env, time, reset, lsmagic, help and require, and the SDK magics
+// (sdk.go): workspace, compute, submit, runs, run, metrics and model.
 func RegisterBuiltins(r *Registry) error {
 	for _, m := range builtins(r) {
 		if err := r.Register(m); err != nil {
 			return err
 		}
 	}
-	return nil
+	return registerSDK(r)
 }
 
 // builtins returns new instances of Gantry's own magics. The help and

@@ -36,5 +36,5 @@
 // gantry run submit|list|logs|wait|cancel.
 //
 // Status: the local target runs jobs end to end; SSH and Slurm targets are
-// the next steps.
+// SSH and Slurm targets are the next steps.
 package sdk
