@@ -35,6 +35,7 @@
 // The same operations are on the command line: gantry compute ... and
 // gantry run submit|list|logs|wait|cancel.
 //
-// Status: the local target runs jobs end to end; SSH and Slurm targets are
-// SSH and Slurm targets are the next steps.
+// Status: the local target runs jobs end to end, from cells, from magics
+// (%compute, %submit, %runs, %run, %metrics, %model) and from the gantry
+// CLI; SSH and Slurm targets are the next steps.
 package sdk
