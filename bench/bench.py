@@ -298,9 +298,10 @@ def main() -> int:
         print("lines done", file=sys.stderr)
         bench("sum i*i for i < 2e7 -> idle", "loop", args.reps_loop)
         print("loop done", file=sys.stderr)
+        time.sleep(1.0)  # memory at rest: both kernels idle for 1 s
         for k, r in runs.items():
-            add(k, "RSS after the cells above (MiB)", r.rss_mib())
-            add(k, "memory after the cells, shared pages once (MiB)", r.unique_mib())
+            add(k, "RSS after the cells above, 1 s idle (MiB)", r.rss_mib())
+            add(k, "memory after the cells, 1 s idle, shared pages once (MiB)", r.unique_mib())
             r.stop()
 
     # ---- report -------------------------------------------------------------

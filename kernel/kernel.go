@@ -17,6 +17,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -173,8 +174,14 @@ func (k *Kernel) Run(ctx context.Context) error {
 	}()
 
 	k.publish("status", nil, map[string]any{"execution_state": "starting"})
+	// As in the executor: freed memory goes back to the system once the
+	// kernel has been idle a moment (a flood of output leaves garbage).
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	for {
 		select {
+		case <-idle.C:
+			debug.FreeOSMemory()
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-k.shutdown:
@@ -183,6 +190,7 @@ func (k *Kernel) Run(ctx context.Context) error {
 			if k.handleShell(ctx, m) {
 				k.abortQueued(ctx, shellReqs, time.Now())
 			}
+			idle.Reset(500 * time.Millisecond)
 		}
 	}
 }

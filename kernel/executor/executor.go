@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"gantry/kernel/frame"
 	"gantry/magics"
@@ -93,8 +94,15 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 
 	readErr := make(chan error, 1)
 	go func() { readErr <- e.readLoop() }()
+	// Between cells, give memory the cell freed back to the system, so an
+	// idle notebook holds what its values need and no more. Not after
+	// every cell: a run of quick cells pays nothing.
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	for {
 		select {
+		case <-idle.C:
+			debug.FreeOSMemory()
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-readErr:
@@ -107,9 +115,14 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 				return nil
 			}
 			e.serve(ctx, f)
+			idle.Reset(idleScavenge)
 		}
 	}
 }
+
+// idleScavenge is how long the executor waits after a request before it
+// returns freed memory to the system.
+const idleScavenge = 500 * time.Millisecond
 
 // readLoop reads frames; interrupts and input replies are handled at once,
 // everything else is queued for the main loop.
