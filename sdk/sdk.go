@@ -144,6 +144,12 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if t.Kind != workspace.KindLocal {
 		return nil, fmt.Errorf("submit to %q: targets of kind %s cannot run jobs yet (only local)", target, t.Kind)
 	}
+	var local LocalCompute
+	if len(t.Config) > 0 {
+		if err := json.Unmarshal(t.Config, &local); err != nil {
+			return nil, fmt.Errorf("submit to %q: its configuration is unreadable: %w", target, err)
+		}
+	}
 	exe, err := ws.gantry()
 	if err != nil {
 		return nil, err
@@ -179,6 +185,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err := run.prepareDir(dir, m, agent.Job{
 		RunID: r.ID, Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
 		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
+		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns,
 	}); err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gantry/sdk/environment"
 	"gantry/sdk/workspace"
 )
 
@@ -232,4 +234,141 @@ func TestWorkspaceInsideSourceIsNotSnapshotted(t *testing.T) {
 	if st, _, err := run.WaitForCompletion(ctx, WaitOptions{}); err != nil || st != workspace.StateCompleted {
 		t.Fatalf("state %s, err %v", st, err)
 	}
+}
+
+func TestMaxConcurrentRunsQueuesAndCancelWhileQueued(t *testing.T) {
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	if err := ws.CreateLocalCompute(ctx, "one-at-a-time", LocalCompute{MaxConcurrentRuns: 1}); err != nil {
+		t.Fatal(err)
+	}
+	marks := filepath.Join(t.TempDir(), "marks")
+	src := writeScript(t, `import sys, time
+with open(sys.argv[1], "a") as f: f.write("start\n")
+time.sleep(float(sys.argv[2]))
+with open(sys.argv[1], "a") as f: f.write("end\n")
+`)
+	cfg := func(sleep string) ScriptRunConfig {
+		return ScriptRunConfig{SourceDirectory: src, Script: "train.py", Arguments: []string{marks, sleep},
+			RunConfig: RunConfiguration{Target: "one-at-a-time"}}
+	}
+	first, err := ws.Experiment("q").Submit(ctx, cfg("0.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := ws.Experiment("q").Submit(ctx, cfg("0.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Run{first, second} {
+		if st, _, err := r.WaitForCompletion(ctx, WaitOptions{}); err != nil || st != workspace.StateCompleted {
+			t.Fatalf("run %s: %s %v", r.ID, st, err)
+		}
+	}
+	b, _ := os.ReadFile(marks)
+	if got := string(b); got != "start\nend\nstart\nend\n" {
+		t.Fatalf("runs overlapped on a target that runs one at a time: %q", got)
+	}
+
+	// A third waits behind a long one and is canceled while queued.
+	long, err := ws.Experiment("q").Submit(ctx, cfg("60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 400; i++ {
+		if st, _ := long.Status(ctx); st == workspace.StateRunning {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	queued, err := ws.Experiment("q").Submit(ctx, cfg("0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st, _ := queued.Status(ctx); st != workspace.StateQueued {
+		t.Fatalf("the run behind a busy slot is %s, want Queued", st)
+	}
+	if err := queued.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := queued.WaitForCompletion(ctx, WaitOptions{}); err != nil || st != workspace.StateCanceled {
+		t.Fatalf("queued run after cancel: %s %v", st, err)
+	}
+	if err := long.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := long.WaitForCompletion(ctx, WaitOptions{}); err != nil || st != workspace.StateCanceled {
+		t.Fatalf("long run after cancel: %s %v", st, err)
+	}
+}
+
+func TestDockerEnvironmentWithoutEngineFailsClearly(t *testing.T) {
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	src := writeScript(t, "print('never')\n")
+	env := &environment.Environment{Name: "in-docker"}
+	env.Python.UserManagedDependencies = true
+	env.Python.InterpreterPath = "python3"
+	env.Docker.Enabled = true
+	env.Docker.BaseImage = environment.DefaultCPUImage
+	run, err := ws.Experiment("d").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local", Environment: env}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := run.WaitForCompletion(ctx, WaitOptions{RaiseOnError: true})
+	if st != workspace.StateFailed || err == nil || !strings.Contains(err.Error(), "Docker") {
+		t.Fatalf("state %s, err %v; want Failed with a reason naming Docker", st, err)
+	}
+}
+
+func TestOutputFloodIsKeptWhole(t *testing.T) {
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	// 100 MB of numbered lines.
+	src := writeScript(t, `import sys
+line = "x" * 90
+w = sys.stdout.write
+for i in range(1000000):
+    w("%08d %s\n" % (i, line))
+`)
+	run, err := ws.Experiment("flood").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &lineCounter{}
+	st, n, err := run.WaitForCompletion(ctx, WaitOptions{Output: c})
+	if err != nil || st != workspace.StateCompleted {
+		t.Fatalf("state %s, err %v", st, err)
+	}
+	if c.lines != 1000000 || n != 100000000 || c.bad != 0 {
+		t.Fatalf("got %d lines (%d out of order), %d bytes; want 1,000,000 lines, 100,000,000 bytes", c.lines, c.bad, n)
+	}
+}
+
+// lineCounter counts lines and checks they are numbered in order.
+type lineCounter struct {
+	partial []byte
+	lines   int
+	bad     int
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	data := append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line := data[:i]
+		if len(line) < 8 || string(line[:8]) != fmt.Sprintf("%08d", c.lines) {
+			c.bad++
+		}
+		c.lines++
+		data = data[i+1:]
+	}
+	c.partial = append(c.partial[:0], data...)
+	return len(p), nil
 }

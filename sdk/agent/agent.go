@@ -34,6 +34,9 @@ type Job struct {
 	Environment environment.Environment `json:"environment"`
 	EnvVars     map[string]string       `json:"env_vars,omitempty"`
 	MaxDuration time.Duration           `json:"max_duration,omitempty"` // 0: no limit
+
+	Target            string `json:"target"`
+	MaxConcurrentRuns int    `json:"max_concurrent_runs,omitempty"` // of the target; 0: no cap
 }
 
 // Files and directories inside a run's directory.

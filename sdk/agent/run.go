@@ -109,8 +109,16 @@ func (a *agent) cancelRecorded(ctx context.Context, reason string) error {
 
 func (a *agent) carryOut(ctx context.Context) error {
 	id := a.job.RunID
+	release, err := a.waitForSlot(ctx)
+	if err != nil {
+		if a.canceled(ctx) {
+			return a.cancelRecorded(ctx, "canceled while queued")
+		}
+		return a.fail(ctx, id, err.Error())
+	}
+	defer release()
 	if err := a.transition(ctx, workspace.StatePreparing, "materialising the snapshot and preparing the environment"); err != nil {
-		return err
+		return a.afterIllegal(ctx, err)
 	}
 	python, err := a.prepare(ctx)
 	if a.canceled(ctx) {
@@ -174,6 +182,12 @@ func (a *agent) prepare(ctx context.Context) (string, error) {
 	}
 	defer logf.Close()
 	env := a.job.Environment
+	if env.Docker.Enabled {
+		if err := environment.DockerAvailable(ctx); err != nil {
+			return "", fmt.Errorf("environment %q runs in Docker (%s): %w", env.Name, env.Docker.BaseImage, err)
+		}
+		return "", fmt.Errorf("environment %q runs in Docker, and a Docker engine answers, but this Gantry cannot start containers yet: set Docker.Enabled=false to run with a local interpreter", env.Name)
+	}
 	built, err := a.set.Builder.Build(ctx, &env, a.ws.EnvsDir(), logf)
 	if err != nil {
 		return "", fmt.Errorf("prepare environment %q: %w (build log: %s)", env.Name, err, filepath.Join(a.dir, PrepareLog))
