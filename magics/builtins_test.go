@@ -36,6 +36,9 @@ func (f *fakeSession) Doc(name string) (string, bool) {
 	return d, ok
 }
 func (f *fakeSession) Display(b *frame.Bundle) { f.shown = append(f.shown, b) }
+func (f *fakeSession) DisplayID(id string, b *frame.Bundle, update bool) {
+	f.shown = append(f.shown, b)
+}
 func (f *fakeSession) Page(text string)        { f.pages = append(f.pages, text) }
 func (f *fakeSession) GoPath() string          { return f.gopath }
 

@@ -34,6 +34,10 @@ type Session interface {
 	Doc(name string) (text string, found bool)
 	// Display publishes a MIME bundle as display_data.
 	Display(b *frame.Bundle)
+	// DisplayID publishes b under a display id, or replaces what was shown
+	// under it when update is true (update_display_data): a line kept up
+	// to date in place.
+	DisplayID(id string, b *frame.Bundle, update bool)
 	// Page shows text in the client's pager (a "page" payload).
 	Page(text string)
 	// GoPath is the directory whose src/ the interpreter imports source

@@ -492,7 +492,21 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 // waitRunWS follows run's output from the start to its final state and
 // prints that state. An interrupt stops the waiting, not the run.
 func waitRunWS(ctx context.Context, c *Call, ws *sdk.Workspace, run *sdk.Run) error {
-	st, _, err := run.WaitForCompletion(ctx, sdk.WaitOptions{Output: c.Stdout})
+	// One status line, kept up to date in place above the live output.
+	statusID := "gantry-run-status-" + run.ID + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	shown := false
+	status := func(st workspace.State, waited time.Duration) {
+		text := fmt.Sprintf("Run %s: %s (%s)", shortID(run.ID), st, waited.Round(time.Second))
+		c.S.DisplayID(statusID, &frame.Bundle{Data: map[string]any{
+			"text/plain": text,
+			"text/html":  "<code>" + html.EscapeString(text) + "</code>",
+		}}, shown)
+		shown = true
+	}
+	st, _, err := run.WaitForCompletion(ctx, sdk.WaitOptions{Output: c.Stdout, Status: status})
+	if shown {
+		status(st, 0)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(c.Stdout, "\nStopped waiting; run %s goes on. %%run wait %s follows it again, %%run cancel %s stops it.\n",

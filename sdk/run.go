@@ -97,6 +97,10 @@ type WaitOptions struct {
 	Offset       int64     // byte offset in the output log to start from
 	RaiseOnError bool      // return an error when the run Failed or was Canceled
 	Poll         time.Duration
+	// Status, if set, is called with the run's state when it changes and
+	// about once a second while it lasts, with the time since the wait
+	// began: for a status line kept up to date in place.
+	Status func(state workspace.State, waited time.Duration)
 }
 
 // ErrRunFailed is returned by WaitForCompletion with RaiseOnError when the
@@ -116,10 +120,17 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 		return "", o.Offset, err
 	}
 	offset := o.Offset
+	began := time.Now()
+	var lastState workspace.State
+	var lastReport time.Time
 	for {
 		st, err := r.Status(ctx)
 		if err != nil {
 			return st, offset, err
+		}
+		if o.Status != nil && (st != lastState || time.Since(lastReport) >= time.Second) {
+			o.Status(st, time.Since(began))
+			lastState, lastReport = st, time.Now()
 		}
 		if o.Output != nil {
 			if offset, err = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output); err != nil {

@@ -107,6 +107,14 @@ def test_submit_waits_with_output(sk):
     assert "training starts" in out and "training done" in out, out
     assert re.search(rf"Run {m.group(1)}: Completed .*\(exit code 0\)", out), out
     st["run"] = m.group(1)
+    # One status line, shown once under a display id and then updated in
+    # place, ending with the final state.
+    shown = [o for o in outputs if o["msg_type"] == "display_data" and "display_id" in o["content"].get("transient", {})]
+    assert len(shown) == 1, summarize(outputs)
+    status_id = shown[0]["content"]["transient"]["display_id"]
+    updates = [o for o in outputs if o["msg_type"] == "update_display_data"]
+    assert updates and all(u["content"]["transient"]["display_id"] == status_id for u in updates), summarize(outputs)
+    assert "Completed" in updates[-1]["content"]["data"]["text/plain"], updates[-1]["content"]
 
 
 def test_runs_lists_the_run(sk):

@@ -132,6 +132,10 @@ func (a api) Display(b *frame.Bundle) {
 	publisher{a.s.e}.Publish(display.Bundle{Data: b.Data, Metadata: b.Metadata}, "", false)
 }
 
+func (a api) DisplayID(id string, b *frame.Bundle, update bool) {
+	publisher{a.s.e}.Publish(display.Bundle{Data: b.Data, Metadata: b.Metadata}, id, update)
+}
+
 func (a api) Page(text string) { a.s.page = append(a.s.page, text) }
 
 func (a api) GoPath() string { return a.s.e.cfg.GoPath }
