@@ -39,8 +39,8 @@ func (f *fakeSession) Display(b *frame.Bundle) { f.shown = append(f.shown, b) }
 func (f *fakeSession) DisplayID(id string, b *frame.Bundle, update bool) {
 	f.shown = append(f.shown, b)
 }
-func (f *fakeSession) Page(text string)        { f.pages = append(f.pages, text) }
-func (f *fakeSession) GoPath() string          { return f.gopath }
+func (f *fakeSession) Page(text string) { f.pages = append(f.pages, text) }
+func (f *fakeSession) GoPath() string   { return f.gopath }
 
 // harness is a registry of the builtins and a fake session.
 type harness struct {
