@@ -372,3 +372,48 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 	c.partial = append(c.partial[:0], data...)
 	return len(p), nil
 }
+
+func TestBadEnvironmentsFailTheRunWithReason(t *testing.T) {
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	src := writeScript(t, "print('ran')\n")
+	badInterp := &environment.Environment{Name: "bad-interp"}
+	badInterp.Python.UserManagedDependencies = true
+	badInterp.Python.InterpreterPath = "/no/such/python"
+
+	badPkg := environment.New("bad-pkg")
+	badPkg.Python.CondaDependencies = &environment.CondaDependencies{
+		PipPackages: []string{"gantry-no-such-package-xyz==1.0"},
+		PipOptions:  environment.PipOptions{NoIndex: true, FindLinks: []string{t.TempDir()}},
+	}
+	tests := []struct {
+		name string
+		env  *environment.Environment
+		want string
+	}{
+		{"bad interpreter path", badInterp, "/no/such/python"},
+		{"nonexistent package", badPkg, "environment.log"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run, err := ws.Experiment("env").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+				RunConfig: RunConfiguration{Target: "local", Environment: tt.env}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _, err := run.WaitForCompletion(ctx, WaitOptions{RaiseOnError: true})
+			if st != workspace.StateFailed || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("state %s, err %v; want Failed naming %q", st, err, tt.want)
+			}
+		})
+	}
+	// The next run is unaffected.
+	run, err := ws.Experiment("env").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := run.WaitForCompletion(ctx, WaitOptions{RaiseOnError: true}); err != nil || st != workspace.StateCompleted {
+		t.Fatalf("run after the failures: %s %v", st, err)
+	}
+}
