@@ -164,9 +164,7 @@ func TestCrossProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitExperiment(t, w, "parent-go", nil)
-		if err := writeSome(t, w, "child", iters, points); err != nil {
-			t.Fatal(err)
-		}
+		writeHalves(t, w, "child", "parent", iters, points, nil)
 		return
 	}
 
@@ -188,9 +186,7 @@ func TestCrossProcess(t *testing.T) {
 	if _, err := w.Experiment(ctx, "parent-go"); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSome(t, w, "parent", iters, points); err != nil {
-		t.Fatal(err)
-	}
+	writeHalves(t, w, "parent", "child", iters, points, done)
 	if err := <-done; err != nil {
 		t.Fatalf("child: %v\n%s", err, out.String())
 	}
@@ -222,6 +218,24 @@ func TestCrossProcess(t *testing.T) {
 		p[0].Format(time.StampMicro), p[1].Format(time.StampMicro), c[0].Format(time.StampMicro), c[1].Format(time.StampMicro))
 	if !p[0].Before(c[1]) || !c[0].Before(p[1]) {
 		t.Error("the parent and child processes did not write at the same time")
+	}
+}
+
+// writeHalves writes half of its share, then waits until the other process
+// has written half of its own before writing the rest: so each process
+// writes both before and after the other's midpoint, and the two surely
+// overlap, however the scheduler runs them.
+func writeHalves(t *testing.T, w *Workspace, who, other string, iters, points int, done <-chan error) {
+	t.Helper()
+	if err := writeSome(t, w, who, iters/2, points); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Experiment(t.Context(), who+"-half"); err != nil {
+		t.Fatal(err)
+	}
+	waitExperiment(t, w, other+"-half", done)
+	if err := writeSome(t, w, who, iters-iters/2, points); err != nil {
+		t.Fatal(err)
 	}
 }
 
