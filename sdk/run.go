@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"gantry/sdk/agent"
+	"gantry/sdk/driver"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
 )
@@ -80,7 +82,24 @@ const staleAfter = 15 * time.Second
 // Cancel asks the run's agent to stop the run: SIGTERM to the script's
 // process group, then SIGKILL after a grace period.
 func (r *Run) Cancel(ctx context.Context) error {
-	return r.ws.w.Transition(ctx, r.ID, workspace.StateCancelRequested, "cancel requested")
+	if err := r.ws.w.Transition(ctx, r.ID, workspace.StateCancelRequested, "cancel requested"); err != nil {
+		return err
+	}
+	d, err := r.Details(ctx)
+	if err != nil {
+		return err
+	}
+	var h driver.Handle
+	if err := json.Unmarshal([]byte(d.Properties[handleProperty]), &h); err != nil || h.Kind == "" {
+		return nil // not handed to a target yet: the request is enough
+	}
+	drv, err := r.ws.driver(h.Kind)
+	if err != nil {
+		return err
+	}
+	t, _ := r.ws.w.Target(ctx, d.Target)
+	dir, _ := r.Dir()
+	return drv.Cancel(ctx, driver.Job{RunID: r.ID, WorkspaceDir: r.ws.w.Dir(), RunDir: dir, Target: d.Target, Config: t.Config}, h)
 }
 
 // Metrics returns what the run logged.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gantry/sdk/agent"
+	"gantry/sdk/driver"
+	"gantry/sdk/driver/local"
 	"gantry/sdk/environment"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
@@ -20,8 +22,9 @@ import (
 // Workspace is where compute targets, runs, metrics and models are kept:
 // a directory with a SQLite database that is the record of truth.
 type Workspace struct {
-	w   *workspace.Workspace
-	exe string // the gantry binary that runs agents
+	w       *workspace.Workspace
+	exe     string // the gantry binary that runs agents
+	drivers map[string]driver.Factory
 }
 
 // OpenWorkspace opens (creating if need be) the workspace in dir; an empty
@@ -70,6 +73,33 @@ func (ws *Workspace) gantry() (string, error) {
 	return "", errors.New("the gantry binary is needed to run agents and was not found: build it (go build -o bin/gantry ./cmd/gantry) and put it on PATH")
 }
 
+// handleProperty is the run property that keeps its driver's handle.
+const handleProperty = "gantry.driver.handle"
+
+// RegisterDriver makes targets of kind run with the driver f returns;
+// SSH and Slurm drivers plug in here. The local driver is built in.
+func (ws *Workspace) RegisterDriver(kind string, f driver.Factory) {
+	if ws.drivers == nil {
+		ws.drivers = map[string]driver.Factory{}
+	}
+	ws.drivers[kind] = f
+}
+
+// driver returns the driver for targets of kind.
+func (ws *Workspace) driver(kind string) (driver.Driver, error) {
+	if f, ok := ws.drivers[kind]; ok {
+		return f(), nil
+	}
+	if kind == local.Kind {
+		exe, err := ws.gantry()
+		if err != nil {
+			return nil, err
+		}
+		return &local.Driver{Exe: exe}, nil
+	}
+	return nil, fmt.Errorf("no driver runs targets of kind %q in this Gantry yet (local only; SSH and Slurm are coming)", kind)
+}
+
 // LocalCompute is the configuration of the local target: this machine.
 type LocalCompute struct {
 	// MaxConcurrentRuns caps the runs that execute at once (0: no cap).
@@ -82,6 +112,9 @@ func (ws *Workspace) CreateLocalCompute(ctx context.Context, name string, c Loca
 	cfg, err := json.Marshal(c)
 	if err != nil {
 		return err
+	}
+	if err := (&local.Driver{}).Validate(ctx, cfg); err != nil {
+		return fmt.Errorf("create compute %q: %w", name, err)
 	}
 	return ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindLocal, Config: cfg,
 		ProvisioningState: workspace.ProvisioningSucceeded})
@@ -141,18 +174,15 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
-	if t.Kind != workspace.KindLocal {
-		return nil, fmt.Errorf("submit to %q: targets of kind %s cannot run jobs yet (only local)", target, t.Kind)
+	drv, err := ws.driver(string(t.Kind))
+	if err != nil {
+		return nil, fmt.Errorf("submit to %q: %w", target, err)
 	}
 	var local LocalCompute
 	if len(t.Config) > 0 {
 		if err := json.Unmarshal(t.Config, &local); err != nil {
 			return nil, fmt.Errorf("submit to %q: its configuration is unreadable: %w", target, err)
 		}
-	}
-	exe, err := ws.gantry()
-	if err != nil {
-		return nil, err
 	}
 	env := src.RunConfig.Environment
 	if env == nil {
@@ -192,8 +222,12 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+target); err != nil {
 		return nil, err
 	}
-	if _, err := agent.Launch(exe, ws.w.Dir(), dir, r.ID); err != nil {
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: target, Config: t.Config})
+	if err != nil {
 		return nil, run.failSubmit(ctx, err)
+	}
+	if hb, err := json.Marshal(h); err == nil {
+		_ = ws.w.SetProperty(ctx, r.ID, handleProperty, string(hb))
 	}
 	return run, nil
 }

@@ -1,0 +1,71 @@
+// Package driver is the contract between the SDK and the drivers of compute
+// target kinds (local, ssh, slurm, ...). It imports nothing of the SDK, so
+// a driver depends on this package alone.
+//
+// By the time a driver sees a run, the SDK has recorded it in the
+// workspace and written everything the run needs into its directory
+// (job.json, the snapshot manifest, the Python helper); the blobs the
+// manifest names are in the workspace's blob store. A driver's job is to
+// get a `gantry agent` running for it where the target computes: the agent
+// owns the run from then on and records its states in the workspace.
+//
+// The required interface is small: Submit and Cancel. Optional
+// capabilities are separate interfaces, checked with a type assertion:
+// Validator (check a target's configuration before it is saved), Recoverer
+// (tell whether a run's agent is still alive after a restart, from the
+// handle Submit returned), Scaler (clusters).
+package driver
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Job names a prepared run.
+type Job struct {
+	RunID        string
+	WorkspaceDir string // the workspace the run is recorded in
+	RunDir       string // the run's directory inside it
+	Target       string // the target's name
+	Config       json.RawMessage
+}
+
+// Handle is what a driver needs to find a run again: opaque state of the
+// driver's (a process ID, a Slurm job ID), kept with the run.
+type Handle struct {
+	Kind  string          `json:"kind"`
+	State json.RawMessage `json:"state,omitempty"`
+}
+
+// Driver runs jobs on targets of one kind.
+type Driver interface {
+	// Submit starts the run's agent on the target and returns at once.
+	Submit(ctx context.Context, job Job) (Handle, error)
+	// Cancel asks the target to stop the run. The SDK has already recorded
+	// the request, which the agent watches for; a driver whose agent
+	// cannot see the workspace stops it another way.
+	Cancel(ctx context.Context, job Job, h Handle) error
+}
+
+// Validator is implemented by drivers that can check a target's
+// configuration before it is saved; without it any configuration is
+// accepted.
+type Validator interface {
+	Validate(ctx context.Context, config json.RawMessage) error
+}
+
+// Recoverer is implemented by drivers that can tell, from a handle, whether
+// a run's agent is still alive (after a kernel restart, say); without it,
+// the SDK judges by the agent's heartbeats alone.
+type Recoverer interface {
+	Alive(ctx context.Context, job Job, h Handle) (bool, error)
+}
+
+// Scaler is implemented by drivers of targets that grow and shrink: it
+// sets the bounds on the target's nodes.
+type Scaler interface {
+	Scale(ctx context.Context, config json.RawMessage, minNodes, maxNodes int) error
+}
+
+// Factory returns the driver for a kind of target.
+type Factory func() Driver
