@@ -186,7 +186,13 @@ func (a *agent) prepare(ctx context.Context) (string, error) {
 		if err := environment.DockerAvailable(ctx); err != nil {
 			return "", fmt.Errorf("environment %q runs in Docker (%s): %w", env.Name, env.Docker.BaseImage, err)
 		}
-		return "", fmt.Errorf("environment %q runs in Docker, and a Docker engine answers, but this Gantry cannot start containers yet: set Docker.Enabled=false to run with a local interpreter", env.Name)
+		// The image brings its own interpreter.
+		python := env.Python.InterpreterPath
+		if python == "" || !env.Python.UserManagedDependencies {
+			python = "python"
+		}
+		a.logger.Printf("environment %s runs in a container of %s with %s", env.Name, env.Docker.BaseImage, python)
+		return python, nil
 	}
 	built, err := a.set.Builder.Build(ctx, &env, a.ws.EnvsDir(), logf)
 	if err != nil {
@@ -210,9 +216,14 @@ func (a *agent) execute(ctx context.Context, python string) error {
 		return a.fail(ctx, id, "open the output log: "+err.Error())
 	}
 	defer out.Close()
+	env := a.scriptEnv()
+	docker := a.job.Environment.Docker.Enabled
+	if docker {
+		argv = a.dockerArgv(argv, env)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = filepath.Join(a.dir, WorkDir)
-	cmd.Env = a.scriptEnv()
+	cmd.Env = env
 	// Both streams write the log file itself, so their lines keep the order
 	// they were written in and no pipe outlives the script in a child.
 	cmd.Stdout, cmd.Stderr = out, out
@@ -236,7 +247,7 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	go func() { tracker.run(trackCtx); close(trackDone) }()
 
 	done := waitChan(cmd)
-	why := a.supervise(ctx, cmd, done)
+	why := a.supervise(ctx, cmd, done, docker)
 	waitErr := <-done
 	// Children the script left behind end with it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -257,7 +268,7 @@ const (
 
 // supervise heartbeats, watches for cancel requests and the maximum
 // duration, and ends the script's process group when one of them says so.
-func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error) stopReason {
+func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, docker bool) stopReason {
 	hb := time.NewTicker(a.set.Heartbeat)
 	defer hb.Stop()
 	poll := time.NewTicker(a.set.CancelPoll)
@@ -269,6 +280,12 @@ func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error) s
 		deadline = t.C
 	}
 	pid := cmd.Process.Pid
+	stop := func() {
+		if docker {
+			a.stopContainer(a.set.CancelGrace)
+		}
+		killGroup(pid, a.set.CancelGrace, done)
+	}
 	for {
 		select {
 		case err := <-done:
@@ -282,15 +299,15 @@ func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error) s
 		case <-poll.C:
 			if a.canceled(ctx) {
 				a.logger.Printf("cancel requested: SIGTERM to process group %d", pid)
-				killGroup(pid, a.set.CancelGrace, done)
+				stop()
 				return canceledByUser
 			}
 		case <-deadline:
 			a.logger.Printf("maximum duration %s reached: SIGTERM to process group %d", a.job.MaxDuration, pid)
-			killGroup(pid, a.set.CancelGrace, done)
+			stop()
 			return timedOut
 		case <-ctx.Done():
-			killGroup(pid, a.set.CancelGrace, done)
+			stop()
 			return agentStopped
 		}
 	}
