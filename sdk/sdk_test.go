@@ -417,3 +417,39 @@ func TestBadEnvironmentsFailTheRunWithReason(t *testing.T) {
 		t.Fatalf("run after the failures: %s %v", st, err)
 	}
 }
+
+func TestCancelWhilePreparing(t *testing.T) {
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	// An interpreter whose version check (run while Preparing) is slow.
+	slow := filepath.Join(t.TempDir(), "slow-python")
+	if err := os.WriteFile(slow, []byte("#!/bin/sh\nif [ \"$1\" = \"-c\" ]; then sleep 2; fi\nexec python3 \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := &environment.Environment{Name: "slow"}
+	env.Python.UserManagedDependencies = true
+	env.Python.InterpreterPath = slow
+	src := writeScript(t, "print('must not run')\n")
+	run, err := ws.Experiment("p").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local", Environment: env}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 400; i++ {
+		if st, _ := run.Status(ctx); st == workspace.StatePreparing {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st, _ := run.Status(ctx); st != workspace.StatePreparing {
+		t.Fatalf("run is %s, want Preparing", st)
+	}
+	if err := run.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	st, _, err := run.WaitForCompletion(ctx, WaitOptions{Output: &out})
+	if err != nil || st != workspace.StateCanceled || strings.Contains(out.String(), "must not run") {
+		t.Fatalf("state %s, err %v, output %q; want Canceled before the script ran", st, err, out.String())
+	}
+}
