@@ -211,3 +211,14 @@ def test_run_survives_kernel_shutdown(jupyter_env, tmp_path):
             assert want in out, out
     finally:
         k2.shutdown()
+
+
+def test_compare_and_plot_render(training):
+    """sdk.Compare and sdk.Plot, left as a cell's value, render as HTML and SVG."""
+    nb, _ = training
+    table = cell(nb, 'sdk.Compare(ctx, runs, "mse")')
+    plot = cell(nb, 'sdk.Plot(ctx, runs, "cv_r2")')
+    t = [o for o in table["outputs"] if o["output_type"] == "execute_result"]
+    p = [o for o in plot["outputs"] if o["output_type"] == "execute_result"]
+    assert t and "<table" in t[0]["data"]["text/html"] and "mse" in t[0]["data"]["text/plain"], table["outputs"]
+    assert p and "<svg" in p[0]["data"]["image/svg+xml"], plot["outputs"]
