@@ -3,46 +3,17 @@ package kernel
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"gantry/internal/gantrytest"
 	"gantry/kernel/frame"
 )
 
-// gantryBinary builds cmd/gantry once for the tests that start executors.
-func gantryBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gantry-test-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "gantry")
-		out, err := exec.Command("go", "build", "-o", binPath, "gantry/cmd/gantry").CombinedOutput()
-		if err != nil {
-			binErr = &buildError{string(out)}
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build gantry: %v", binErr)
-	}
-	return binPath
-}
-
-type buildError struct{ out string }
-
-func (e *buildError) Error() string { return e.out }
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+// gantryBinary returns a gantry binary built from this checkout.
+func gantryBinary(t testing.TB) string { return gantrytest.Binary(t) }
 
 // collectSink records executor output.
 type collectSink struct {

@@ -9,38 +9,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"gantry/internal/gantrytest"
 	"gantry/sdk/environment"
 	"gantry/sdk/workspace"
-)
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
 )
 
 // testWorkspace opens a workspace in a temp dir with a local target, using
 // a gantry binary built for the test to run agents.
 func testWorkspace(t *testing.T) *Workspace {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gantry-sdk-test")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "gantry")
-		if out, err := exec.Command("go", "build", "-o", binPath, "gantry/cmd/gantry").CombinedOutput(); err != nil {
-			binErr = errors.New(string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build gantry: %v", binErr)
-	}
+	bin := gantrytest.Binary(t)
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is needed to run training scripts")
 	}
@@ -50,7 +31,7 @@ func testWorkspace(t *testing.T) *Workspace {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	ws.exe = binPath
+	ws.exe = bin
 	if err := ws.CreateLocalCompute(ctx, "local", LocalCompute{}); err != nil {
 		t.Fatal(err)
 	}

@@ -329,3 +329,18 @@ def k(kernel):
     """The module's kernel with queues flushed, so each test starts clean."""
     kernel.flush()
     return kernel
+
+
+def wait_started(k, msg_id: str) -> list[dict]:
+    """Read iopub until the request's execute_input; return the request's messages read."""
+    got = []
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        m = k.iopub(timeout=HANG)
+        if m["parent_header"].get("msg_id") != msg_id:
+            k.strays.append(m)
+            continue
+        got.append(m)
+        if m["msg_type"] == "execute_input":
+            return got
+    raise AssertionError(f"no execute_input for {msg_id} within {HANG}s")

@@ -17,22 +17,7 @@ from queue import Empty
 import pytest
 from jupyter_client import KernelManager
 
-from conftest import HANG, KERNEL_NAME, Kernel, KernelTimeout, error_text, errors_of, stdout_of, summarize
-
-
-def wait_started(k, msg_id: str) -> list[dict]:
-    """Read iopub until the request's execute_input; return the request's messages read."""
-    got = []
-    deadline = time.monotonic() + HANG
-    while time.monotonic() < deadline:
-        m = k.iopub(timeout=HANG)
-        if m["parent_header"].get("msg_id") != msg_id:
-            k.strays.append(m)
-            continue
-        got.append(m)
-        if m["msg_type"] == "execute_input":
-            return got
-    raise AssertionError(f"no execute_input for {msg_id} within {HANG}s")
+from conftest import HANG, KERNEL_NAME, Kernel, KernelTimeout, error_text, errors_of, stdout_of, summarize, wait_started
 
 
 def iopub_until(k, pred, timeout: float = HANG) -> tuple[dict, list[dict]]:

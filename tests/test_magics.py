@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import HANG, error_text, errors_of, stdout_of, summarize
+from conftest import HANG, error_text, errors_of, stdout_of, summarize, wait_started
 
 
 def is_str(value: str, want: str) -> bool:
@@ -47,21 +47,6 @@ def to_datetime(d) -> dt.datetime:
         return d
     from dateutil.parser import isoparse
     return isoparse(d)
-
-
-def wait_started(k, msg_id: str) -> list[dict]:
-    """Read iopub until the request's execute_input; return what was read."""
-    got = []
-    deadline = time.monotonic() + HANG
-    while time.monotonic() < deadline:
-        m = k.iopub(timeout=HANG)
-        if m["parent_header"].get("msg_id") != msg_id:
-            k.strays.append(m)
-            continue
-        got.append(m)
-        if m["msg_type"] == "execute_input":
-            return got
-    raise AssertionError(f"no execute_input for {msg_id} within {HANG}s")
 
 
 def getwd(k) -> str:

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gantry/internal/gantrytest"
 )
 
 // cli runs the gantry command line in-process and returns its output.
@@ -65,11 +67,7 @@ func TestRunCommands(t *testing.T) {
 		t.Skip("python3 is needed")
 	}
 	// The agents need a gantry binary; this test's binary is not one.
-	bin := filepath.Join(t.TempDir(), "gantry")
-	if out, err := exec.Command("go", "build", "-o", bin, "gantry/cmd/gantry").CombinedOutput(); err != nil {
-		t.Fatalf("build gantry: %v\n%s", err, out)
-	}
-	t.Setenv("GANTRY_AGENT_BINARY", bin)
+	t.Setenv("GANTRY_AGENT_BINARY", gantrytest.Binary(t))
 	ws := filepath.Join(t.TempDir(), "ws")
 	if _, _, err := cli(t, "compute", "create", "local", "cpu", "--workspace", ws); err != nil {
 		t.Fatal(err)
