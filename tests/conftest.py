@@ -344,3 +344,23 @@ def wait_started(k, msg_id: str) -> list[dict]:
         if m["msg_type"] == "execute_input":
             return got
     raise AssertionError(f"no execute_input for {msg_id} within {HANG}s")
+
+
+def notebook_cell(nb, needle: str):
+    """The code cell of an executed notebook whose source contains needle (exactly one)."""
+    found = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
+    assert len(found) == 1, f"{len(found)} code cells contain {needle!r}"
+    return found[0]
+
+
+def cell_text(c) -> str:
+    """Everything a notebook cell showed, as text."""
+    parts = []
+    for o in c.outputs:
+        if o.output_type == "stream":
+            parts.append(o.text)
+        elif o.output_type in ("execute_result", "display_data"):
+            parts.append(o.data.get("text/plain", ""))
+        elif o.output_type == "error":
+            parts += [o.ename, o.evalue, *o.traceback]
+    return "\n".join(parts)

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import KERNEL_NAME, ROOT
+from conftest import KERNEL_NAME, ROOT, notebook_cell as cell, cell_text as text
 
 TOUR = ROOT / "notebooks" / "00-kernel-tour.ipynb"
 
@@ -33,27 +33,8 @@ def tour(jupyter_env, tmp_path_factory):
     return nb
 
 
-def cell(nb, needle: str):
-    """The code cell whose source contains needle (exactly one)."""
-    found = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
-    assert len(found) == 1, f"{len(found)} code cells contain {needle!r}"
-    return found[0]
-
-
 def outputs(c, output_type=None):
     return [o for o in c.outputs if output_type is None or o.output_type == output_type]
-
-
-def text(c) -> str:
-    parts = []
-    for o in c.outputs:
-        if o.output_type == "stream":
-            parts.append(o.text)
-        elif o.output_type in ("execute_result", "display_data"):
-            parts.append(o.data.get("text/plain", ""))
-        elif o.output_type == "error":
-            parts += [o.ename, o.evalue, *o.traceback]
-    return "\n".join(parts)
 
 
 def result(c) -> str:

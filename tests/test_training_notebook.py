@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import KERNEL_NAME, ROOT, start_kernel, stdout_of, summarize
+from conftest import KERNEL_NAME, ROOT, start_kernel, stdout_of, summarize, notebook_cell as cell, cell_text as text
 
 NOTEBOOK = ROOT / "notebooks" / "01-local-training.ipynb"
 RUN_TIMEOUT = 180  # hang guard per cell: runs train scikit-learn models and build a venv
@@ -45,24 +45,6 @@ def training(jupyter_env, tmp_path_factory):
                 os.environ[k] = v
     nbformat.write(nb, workdir / "executed.ipynb")
     return nb, workdir
-
-
-def cell(nb, needle: str):
-    found = [c for c in nb.cells if c.cell_type == "code" and needle in c.source]
-    assert len(found) == 1, f"{len(found)} code cells contain {needle!r}"
-    return found[0]
-
-
-def text(c) -> str:
-    parts = []
-    for o in c.outputs:
-        if o.output_type == "stream":
-            parts.append(o.text)
-        elif o.output_type in ("execute_result", "display_data"):
-            parts.append(o.data.get("text/plain", ""))
-        elif o.output_type == "error":
-            parts += [o.ename, o.evalue, *o.traceback]
-    return "\n".join(parts)
 
 
 def test_every_cell_ran_without_error(training):
