@@ -1,0 +1,129 @@
+package magics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"gantry/sdk"
+	"gantry/sdk/workspace"
+)
+
+// --- %compute --------------------------------------------------------------------
+
+func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
+	p, err := parseArgs("compute", c.Args, flagSpec{"--max-concurrent-runs": true}, false)
+	if err != nil {
+		return err
+	}
+	if len(p.pos) == 0 {
+		return errors.New("%compute needs a subcommand: list, show NAME, create local NAME, delete NAME or detach NAME")
+	}
+	sub, args := p.pos[0], p.pos[1:]
+	if _, ok := p.opts["--max-concurrent-runs"]; ok && sub != "create" {
+		return fmt.Errorf("%%compute %s: --max-concurrent-runs belongs to %%compute create", sub)
+	}
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("%%compute %s needs one target NAME, got %d words: %%compute list shows the targets", sub, len(args))
+		}
+		return args[0], nil
+	}
+	ws, err := s.ws(ctx)
+	if err != nil {
+		return fmt.Errorf("%%compute: %w", err)
+	}
+	switch sub {
+	case "list":
+		if len(args) > 0 {
+			return errors.New("%compute list takes no arguments")
+		}
+		ts, err := ws.ComputeTargets(ctx)
+		if err != nil {
+			return fmt.Errorf("%%compute list: %w", err)
+		}
+		if len(ts) == 0 {
+			_, err := io.WriteString(c.Stdout, "No compute targets: add this machine with %compute create local NAME\n")
+			return err
+		}
+		t := &table{head: []string{"name", "kind", "state", "config"}}
+		for _, x := range ts {
+			t.add(cell{text: x.Name}, cell{text: string(x.Kind)}, cell{text: string(x.ProvisioningState)}, cell{text: compactJSON(x.Config)})
+		}
+		c.S.Display(t.bundle())
+		return nil
+	case "show":
+		name, err := one()
+		if err != nil {
+			return err
+		}
+		t, err := ws.Store().Target(ctx, name)
+		if err != nil {
+			return fmt.Errorf("%%compute show: %w%s", err, notFoundHint(err, "%compute list shows the targets"))
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "Name:    %s\nKind:    %s\nState:   %s\nCreated: %s\nUpdated: %s\nConfig:  %s\n",
+			t.Name, t.Kind, t.ProvisioningState, when(t.Created), when(t.Updated), indentJSON(t.Config))
+		if len(t.Secrets) > 0 {
+			var keys []string
+			for k := range t.Secrets {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			fmt.Fprintf(&b, "Secrets: %s (stored by reference)\n", strings.Join(keys, ", "))
+		}
+		_, err = io.WriteString(c.Stdout, b.String())
+		return err
+	case "create":
+		if len(args) != 2 {
+			return fmt.Errorf("%%compute create needs a KIND and a NAME, got %d words: %%compute create local NAME [--max-concurrent-runs N]", len(args))
+		}
+		kind, name := args[0], args[1]
+		switch workspace.Kind(kind) {
+		case workspace.KindLocal:
+		case workspace.KindSSH, workspace.KindSlurm:
+			return fmt.Errorf("%%compute create %s: %s targets are not available yet: only local targets run jobs for now", kind, kind)
+		default:
+			return fmt.Errorf("%%compute create: unknown kind %q: use local (ssh and slurm are not available yet)", kind)
+		}
+		n, err := intOpt("compute", p, "--max-concurrent-runs", 0)
+		if err != nil {
+			return err
+		}
+		if err := ws.CreateLocalCompute(ctx, name, sdk.LocalCompute{MaxConcurrentRuns: n}); err != nil {
+			hint := ""
+			if errors.Is(err, workspace.ErrExists) {
+				hint = ": pick another name, or %compute delete it first"
+			}
+			return fmt.Errorf("%%compute create: %w%s", err, hint)
+		}
+		_, err = fmt.Fprintf(c.Stdout, "Created local compute target %s.\n", name)
+		return err
+	case "delete", "detach":
+		name, err := one()
+		if err != nil {
+			return err
+		}
+		if err := ws.Store().DeleteTarget(ctx, name); err != nil {
+			return fmt.Errorf("%%compute %s: %w%s", sub, err, notFoundHint(err, "%compute list shows the targets"))
+		}
+		verb := "Deleted"
+		if sub == "detach" {
+			verb = "Detached"
+		}
+		_, err = fmt.Fprintf(c.Stdout, "%s compute target %s.\n", verb, name)
+		return err
+	}
+	return fmt.Errorf("%%compute: unknown subcommand %q: use list, show, create, delete or detach", sub)
+}
+
+// notFoundHint is ": "+hint when err is a workspace.ErrNotFound.
+func notFoundHint(err error, hint string) string {
+	if errors.Is(err, workspace.ErrNotFound) {
+		return ": " + hint
+	}
+	return ""
+}
