@@ -48,11 +48,12 @@ func (s *sdkMagics) magics() []*Magic {
 				"models it holds. The workspace is $GANTRY_WORKSPACE if set, else the directory .gantry in the " +
 				"current directory (%cd changes which); it is created on first use."},
 		{Name: "compute", Line: true,
-			Usage: "%compute list | show NAME | create local NAME [--max-concurrent-runs N] | delete NAME | detach NAME",
+			Usage: "%compute list | show NAME | create local NAME [--max-concurrent-runs N] | attach local NAME | update NAME --max-concurrent-runs N | delete NAME | detach NAME",
 			Run:   s.compute,
 			Doc: "Manages the workspace's compute targets. list shows them in a table; show NAME prints one " +
 				"with its configuration; create local NAME adds this machine as a target (NAME: 2 to 16 letters, " +
-				"digits or hyphens, starting with a letter), optionally capping how many runs execute at once; " +
+				"digits or hyphens, starting with a letter), optionally capping how many runs execute at once " +
+				"(attach local NAME is the same: this machine exists already); update NAME changes the cap; " +
 				"delete NAME removes a target (runs that used it keep its name). detach NAME forgets a target " +
 				"without deprovisioning anything: for a local target it is the same as delete. SSH and Slurm " +
 				"targets are not available yet."},

@@ -20,10 +20,10 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		return err
 	}
 	if len(p.pos) == 0 {
-		return errors.New("%compute needs a subcommand: list, show NAME, create local NAME, delete NAME or detach NAME")
+		return errors.New("%compute needs a subcommand: list, show NAME, create local NAME, attach local NAME, update NAME, delete NAME or detach NAME")
 	}
 	sub, args := p.pos[0], p.pos[1:]
-	if _, ok := p.opts["--max-concurrent-runs"]; ok && sub != "create" {
+	if _, ok := p.opts["--max-concurrent-runs"]; ok && sub != "create" && sub != "attach" && sub != "update" {
 		return fmt.Errorf("%%compute %s: --max-concurrent-runs belongs to %%compute create", sub)
 	}
 	one := func() (string, error) {
@@ -77,7 +77,24 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		}
 		_, err = io.WriteString(c.Stdout, b.String())
 		return err
-	case "create":
+	case "update":
+		name, err := one()
+		if err != nil {
+			return err
+		}
+		if _, ok := p.opts["--max-concurrent-runs"]; !ok {
+			return errors.New("%compute update NAME needs a setting to change: --max-concurrent-runs N")
+		}
+		n, err := intOpt("compute", p, "--max-concurrent-runs", 0)
+		if err != nil {
+			return err
+		}
+		if err := ws.UpdateLocalCompute(ctx, name, sdk.LocalCompute{MaxConcurrentRuns: n}); err != nil {
+			return fmt.Errorf("%%compute update: %w%s", err, notFoundHint(err, "%compute list shows the targets"))
+		}
+		_, err = fmt.Fprintf(c.Stdout, "Updated compute target %s: max concurrent runs %d (0: no cap).\n", name, n)
+		return err
+	case "create", "attach":
 		if len(args) != 2 {
 			return fmt.Errorf("%%compute create needs a KIND and a NAME, got %d words: %%compute create local NAME [--max-concurrent-runs N]", len(args))
 		}
@@ -100,7 +117,11 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 			}
 			return fmt.Errorf("%%compute create: %w%s", err, hint)
 		}
-		_, err = fmt.Fprintf(c.Stdout, "Created local compute target %s.\n", name)
+		verb := "Created"
+		if sub == "attach" {
+			verb = "Attached" // this machine exists already: attaching it is creating its target
+		}
+		_, err = fmt.Fprintf(c.Stdout, "%s local compute target %s.\n", verb, name)
 		return err
 	case "delete", "detach":
 		name, err := one()
@@ -117,7 +138,7 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		_, err = fmt.Fprintf(c.Stdout, "%s compute target %s.\n", verb, name)
 		return err
 	}
-	return fmt.Errorf("%%compute: unknown subcommand %q: use list, show, create, delete or detach", sub)
+	return fmt.Errorf("%%compute: unknown subcommand %q: use list, show, create, attach, update, delete or detach", sub)
 }
 
 // notFoundHint is ": "+hint when err is a workspace.ErrNotFound.

@@ -213,3 +213,16 @@ def test_interrupt_stops_waiting_not_the_run(sk):
     _, outputs = k.ok(f"%run wait {run}", timeout=RUN_TIMEOUT)
     out = stdout_of(outputs)
     assert f"Run {run}: Canceled" in out and "slow done" not in out, out
+
+
+def test_compute_attach_and_update(sk):
+    k, _ = sk
+    _, outputs = k.ok("%compute attach local box-2 --max-concurrent-runs 1")
+    assert "Attached local compute target box-2" in stdout_of(outputs), summarize(outputs)
+    _, outputs = k.ok("%compute update box-2 --max-concurrent-runs 3")
+    assert "max concurrent runs 3" in stdout_of(outputs), summarize(outputs)
+    _, outputs = k.ok("%compute show box-2")
+    assert '"max_concurrent_runs": 3' in stdout_of(outputs) or "max_concurrent_runs" in stdout_of(outputs), summarize(outputs)
+    assert_error(k, "%compute update box-2", "--max-concurrent-runs")
+    assert_error(k, "%compute update nosuch --max-concurrent-runs 2", "not found")
+    k.ok("%compute delete box-2")
