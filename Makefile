@@ -18,8 +18,12 @@ build:
 	$(GO) build -o bin/gantry ./cmd/gantry
 
 # Execute the tour notebook on the gantry kernel; the executed copy goes to $(BUILD)/notebooks.
+# The kernel tour, then the training workflow on the local target with the
+# notebook's own .gantry workspace (under $(BUILD)/notebooks/01-local-training/);
+# scripts run with the venv's python, which has scikit-learn.
 demo: setup
-	$(PY) scripts/run_notebook.py --out $(BUILD)/notebooks notebooks/00-kernel-tour.ipynb
+	GANTRY_PYTHON="$(abspath $(PY))" GANTRY_WORKSPACE= $(PY) scripts/run_notebook.py --out $(BUILD)/notebooks \
+		notebooks/00-kernel-tour.ipynb notebooks/01-local-training.ipynb
 
 test: setup
 	$(MAKE) --no-print-directory -k go-test py-test

@@ -30,9 +30,13 @@ def main() -> int:
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
         kernel = args.kernel or nb.metadata.get("kernelspec", {}).get("name", "gantry")
+        # Each notebook runs in its own directory under --out, so what it
+        # writes (scripts, its .gantry workspace) stays out of the checkout.
+        workdir = args.out / path.stem
+        workdir.mkdir(parents=True, exist_ok=True)
         client = NotebookClient(nb, kernel_name=kernel, timeout=args.timeout, startup_timeout=60,
                                 allow_errors=False,
-                                resources={"metadata": {"path": str(path.resolve().parent)}})
+                                resources={"metadata": {"path": str(workdir.resolve())}})
         out = args.out / path.name
         t0 = time.monotonic()
         try:
