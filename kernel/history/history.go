@@ -17,17 +17,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+
+	"gantry/internal/sqlitedsn"
 )
 
-// busyTimeout is how long, in milliseconds, a connection waits for another
-// writer to finish before failing with "database is locked".
-const busyTimeout = 5000
+// busyTimeout is how long a connection waits for another writer to finish
+// before failing with "database is locked".
+const busyTimeout = 5 * time.Second
 
 // A Store is an open history database. It is safe for concurrent use by
 // multiple goroutines, and several Stores, in one process or many, may use
@@ -96,7 +97,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 
-	db, err := sql.Open("sqlite3", dsn(abs))
+	db, err := sql.Open("sqlite3", sqlitedsn.For(abs, busyTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -109,21 +110,6 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db, path: abs}, nil
-}
-
-// dsn returns the go-sqlite3 data source name for the database file at the
-// absolute path abs. Every pooled connection gets the same settings.
-func dsn(abs string) string {
-	q := url.Values{}
-	q.Set("_busy_timeout", fmt.Sprint(busyTimeout))
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_foreign_keys", "1")
-	// Take the write lock when a transaction begins, so that two writers
-	// wait for each other instead of failing to upgrade a read lock.
-	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	return u.String()
 }
 
 // Path returns the absolute path of the database file.

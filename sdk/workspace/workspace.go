@@ -27,13 +27,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/mattn/go-sqlite3"
+
+	"gantry/internal/sqlitedsn"
 )
 
 // Errors reported by the workspace. Test for them with [errors.Is]: the
@@ -153,7 +154,7 @@ func (w *Workspace) openDB(ctx context.Context) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite3", dsn(path, w.busy))
+	db, err := sql.Open("sqlite3", sqlitedsn.For(path, w.busy))
 	if err != nil {
 		return err
 	}
@@ -167,21 +168,6 @@ func (w *Workspace) openDB(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// dsn returns the go-sqlite3 data source name for the database file at the
-// absolute path abs. Every pooled connection gets the same settings.
-func dsn(abs string, busy time.Duration) string {
-	q := url.Values{}
-	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_foreign_keys", "1")
-	// Take the write lock when a transaction begins, so that two writers
-	// wait for each other instead of failing to upgrade a read lock.
-	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	return u.String()
 }
 
 // Close closes the workspace database.

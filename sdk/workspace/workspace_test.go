@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gantry/internal/sqlitedsn"
 )
 
 // openTemp opens a workspace in a fresh directory with options o and closes
@@ -57,7 +59,7 @@ func (c *clock) advance(d time.Duration) {
 // rawDB opens the workspace database directly, bypassing the package.
 func rawDB(t *testing.T, dir string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", dsn(filepath.Join(dir, "workspace.db"), time.Second))
+	db, err := sql.Open("sqlite3", sqlitedsn.For(filepath.Join(dir, "workspace.db"), time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
