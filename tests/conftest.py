@@ -364,3 +364,15 @@ def cell_text(c) -> str:
         elif o.output_type == "error":
             parts += [o.ename, o.evalue, *o.traceback]
     return "\n".join(parts)
+
+
+def assert_error(k, code: str, *needles: str, **kw) -> str:
+    """Run code; it must fail with an error output whose text holds every needle."""
+    reply, outputs = k.run(code, **kw)
+    assert reply["content"]["status"] == "error", (
+        f"cell {code!r} should fail: {reply['content']}\noutputs: {summarize(outputs)}")
+    assert errors_of(outputs), f"cell {code!r}: no error output: {summarize(outputs)}"
+    text = error_text(outputs, reply)
+    for n in needles:
+        assert n in text, f"cell {code!r}: error does not mention {n!r}: {text!r}"
+    return text

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import HANG, error_text, errors_of, stdout_of, summarize, wait_started
+from conftest import HANG, error_text, errors_of, stdout_of, summarize, wait_started, assert_error
 
 
 def is_str(value: str, want: str) -> bool:
@@ -28,18 +28,6 @@ def rich_texts(outputs: list[dict]) -> list[str]:
     """text/plain of every execute_result and display_data."""
     return [m["content"]["data"].get("text/plain", "") for m in outputs
             if m["msg_type"] in ("execute_result", "display_data")]
-
-
-def assert_error(k, code: str, *needles: str, **kw) -> str:
-    """Run code; it must fail with an error output whose text holds every needle."""
-    reply, outputs = k.run(code, **kw)
-    assert reply["content"]["status"] == "error", (
-        f"cell {code!r} should fail: {reply['content']}\noutputs: {summarize(outputs)}")
-    assert errors_of(outputs), f"cell {code!r}: no error output: {summarize(outputs)}"
-    text = error_text(outputs, reply)
-    for n in needles:
-        assert n in text, f"cell {code!r}: error does not mention {n!r}: {text!r}"
-    return text
 
 
 def to_datetime(d) -> dt.datetime:

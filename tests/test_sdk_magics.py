@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import KERNEL_NAME, error_text, errors_of, start_kernel, stdout_of, summarize
+from conftest import KERNEL_NAME, error_text, errors_of, start_kernel, stdout_of, summarize, assert_error
 
 pytestmark = pytest.mark.skipif(KERNEL_NAME != "gantry", reason="Gantry magics")
 
@@ -48,17 +48,6 @@ def sk(jupyter_env, tmp_path_factory):
         yield k, {"work": work, "ws": base / "ws"}
     finally:
         k.shutdown()
-
-
-def assert_error(k, code: str, *needles: str, **kw) -> str:
-    reply, outputs = k.run(code, **kw)
-    assert reply["content"]["status"] == "error", (
-        f"cell {code!r} should fail: {reply['content']}\noutputs: {summarize(outputs)}")
-    assert errors_of(outputs), f"cell {code!r}: no error output: {summarize(outputs)}"
-    text = error_text(outputs, reply)
-    for n in needles:
-        assert n in text, f"cell {code!r}: error does not mention {n!r}: {text!r}"
-    return text
 
 
 def displays(outputs: list[dict]) -> list[dict]:
