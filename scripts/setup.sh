@@ -28,6 +28,12 @@ fi
 # go-sqlite3 (history) needs cgo, which needs a C compiler.
 if ! command -v gcc >/dev/null 2>&1; then missing+=(gcc libc6-dev); fi
 if ! command -v make >/dev/null 2>&1; then missing+=(make); fi
+# Real peers for the remote targets' tests: an OpenSSH server (the "remote
+# VM") and a Slurm cluster with munge and slurmrestd (the managed cluster).
+if [[ ! -x /usr/sbin/sshd ]]; then missing+=(openssh-server); fi
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1; then missing+=(slurm-wlm); fi
+if ! command -v slurmrestd >/dev/null 2>&1; then missing+=(slurmrestd); fi
+if ! command -v munged >/dev/null 2>&1; then missing+=(munge); fi
 if ((${#missing[@]})); then
     if [[ -n "${SKIP_APT:-}" ]]; then
         say "missing system packages: ${missing[*]} (SKIP_APT set, not installing)"
@@ -38,7 +44,7 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    say "system packages: ok (python3, venv, gcc, make present)"
+    say "system packages: ok (python3, venv, gcc, make, sshd, slurm, munge present)"
 fi
 
 # --- 2. Go toolchain ------------------------------------------------------------
