@@ -26,10 +26,12 @@ type Run struct {
 
 // Run finds a run by ID, for example after a kernel restart.
 func (ws *Workspace) Run(ctx context.Context, id string) (*Run, error) {
-	if _, err := ws.w.Run(ctx, id); err != nil {
+	d, err := ws.w.Run(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return &Run{ws: ws, ID: id}, nil
+	ws.follow(ctx, d.ID)
+	return &Run{ws: ws, ID: d.ID}, nil
 }
 
 // prepareDir writes what the agent needs into the run's directory.
@@ -140,6 +142,7 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 	}
 	offset := o.Offset
 	began := time.Now()
+	r.ws.follow(ctx, r.ID)
 	var lastState workspace.State
 	var lastReport time.Time
 	for {

@@ -14,6 +14,7 @@ import (
 	"gantry/sdk/agent"
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
+	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
@@ -25,6 +26,7 @@ type Workspace struct {
 	w       *workspace.Workspace
 	exe     string // the gantry binary that runs agents
 	drivers map[string]driver.Factory
+	remotes remotes // SSH connections and followed runs
 }
 
 // OpenWorkspace opens (creating if need be) the workspace in dir; an empty
@@ -44,8 +46,11 @@ func OpenWorkspace(ctx context.Context, dir string) (*Workspace, error) {
 	return &Workspace{w: w}, nil
 }
 
-// Close closes the workspace; runs go on.
-func (ws *Workspace) Close() error { return ws.w.Close() }
+// Close closes the workspace and its connections; runs go on.
+func (ws *Workspace) Close() error {
+	ws.closeRemotes()
+	return ws.w.Close()
+}
 
 // Dir returns the workspace's directory.
 func (ws *Workspace) Dir() string { return ws.w.Dir() }
@@ -90,6 +95,9 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 	if f, ok := ws.drivers[kind]; ok {
 		return f(), nil
 	}
+	if kind == sshdriver.Kind {
+		return ws.sshDriver()
+	}
 	if kind == local.Kind {
 		exe, err := ws.gantry()
 		if err != nil {
@@ -97,7 +105,7 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 		}
 		return &local.Driver{Exe: exe}, nil
 	}
-	return nil, fmt.Errorf("no driver runs targets of kind %q in this Gantry yet (local only; SSH and Slurm are coming)", kind)
+	return nil, fmt.Errorf("no driver runs targets of kind %q in this Gantry", kind)
 }
 
 // LocalCompute is the configuration of the local target: this machine.
@@ -229,6 +237,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if hb, err := json.Marshal(h); err == nil {
 		_ = ws.w.SetProperty(ctx, r.ID, handleProperty, string(hb))
 	}
+	ws.follow(ctx, r.ID)
 	return run, nil
 }
 

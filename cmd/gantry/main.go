@@ -4,6 +4,7 @@
 //	gantry kernel --connection-file FILE
 //	gantry executor          (started by the kernel; not for people)
 //	gantry agent --workspace DIR --run ID   (started by a submit; owns one run)
+//	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
 //	gantry compute list|create local NAME|delete NAME
 //	gantry run submit|list|logs|wait|cancel ...
 //	gantry version
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runExecutor(ctx)
 	case "agent":
 		return runAgent(ctx, args[1:], stderr)
+	case "remote":
+		return runRemote(ctx, args[1:], stderr)
 	case "compute":
 		return runCompute(ctx, args[1:], stdout, stderr)
 	case "run":

@@ -40,21 +40,29 @@ func (s *Settings) defaults() {
 
 // agent is the state of one run being carried out.
 type agent struct {
-	ws     *workspace.Workspace
+	rec    Recorder
+	paths  Paths
 	job    Job
 	dir    string // the run's directory
 	set    Settings
 	logger *log.Logger
 }
 
-// Run carries out the run runID of ws to its end and records the outcome.
-// It returns an error only when it could not even record a failure.
+// Run carries out the run runID of ws to its end and records the outcome
+// in ws. It returns an error only when it could not even record a failure.
 func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Settings) error {
-	set.defaults()
-	dir, err := ws.RunDir(runID)
+	paths, err := WorkspacePaths(ws, runID)
 	if err != nil {
 		return err
 	}
+	return RunWith(ctx, workspaceRecorder{ws}, paths, runID, set)
+}
+
+// RunWith carries out the run runID whose files are at paths, recording
+// its progress with rec.
+func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set Settings) error {
+	set.defaults()
+	dir := paths.RunDir
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
@@ -63,7 +71,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 		return fmt.Errorf("run %s: open agent log: %w", runID, err)
 	}
 	defer lf.Close()
-	a := &agent{ws: ws, dir: dir, set: set, logger: log.New(lf, "", log.LstdFlags|log.Lmicroseconds)}
+	a := &agent{rec: rec, paths: paths, dir: dir, set: set, logger: log.New(lf, "", log.LstdFlags|log.Lmicroseconds)}
 	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 
 	job, err := ReadJob(dir)
@@ -81,13 +89,13 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 // transition records a state change, logging it.
 func (a *agent) transition(ctx context.Context, to workspace.State, reason string) error {
 	a.logger.Printf("%s: %s", to, reason)
-	return a.ws.Transition(ctx, a.job.RunID, to, reason)
+	return a.rec.Transition(ctx, a.job.RunID, to, reason)
 }
 
 // fail records the run as Failed with reason, unless it already ended.
 func (a *agent) fail(ctx context.Context, runID, reason string) error {
 	a.logger.Printf("Failed: %s", reason)
-	err := a.ws.Transition(context.WithoutCancel(ctx), runID, workspace.StateFailed, reason)
+	err := a.rec.Transition(context.WithoutCancel(ctx), runID, workspace.StateFailed, reason)
 	if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
 		return fmt.Errorf("record failure of run %s (%s): %w", runID, reason, err)
 	}
@@ -96,15 +104,14 @@ func (a *agent) fail(ctx context.Context, runID, reason string) error {
 
 // canceled reports whether a cancel was requested for the run.
 func (a *agent) canceled(ctx context.Context) bool {
-	r, err := a.ws.Run(ctx, a.job.RunID)
-	return err == nil && r.State == workspace.StateCancelRequested
+	return a.rec.CancelRequested(ctx, a.job.RunID)
 }
 
 // cancelRecorded ends a run whose cancel was requested.
 func (a *agent) cancelRecorded(ctx context.Context, reason string) error {
 	ctx = context.WithoutCancel(ctx)
-	_ = a.ws.Transition(ctx, a.job.RunID, workspace.StateFinalizing, "collecting outputs after cancel")
-	return a.ws.Transition(ctx, a.job.RunID, workspace.StateCanceled, reason)
+	_ = a.rec.Transition(ctx, a.job.RunID, workspace.StateFinalizing, "collecting outputs after cancel")
+	return a.rec.Transition(ctx, a.job.RunID, workspace.StateCanceled, reason)
 }
 
 func (a *agent) carryOut(ctx context.Context) error {
@@ -145,7 +152,7 @@ func (a *agent) afterIllegal(ctx context.Context, err error) error {
 // prepare materialises the snapshot into wd/ and prepares the environment;
 // it returns the interpreter to run a script with.
 func (a *agent) prepare(ctx context.Context) (string, error) {
-	store, err := snapshot.NewBlobStore(a.ws.BlobsDir())
+	store, err := snapshot.NewBlobStore(a.paths.BlobsDir)
 	if err != nil {
 		return "", err
 	}
@@ -194,7 +201,7 @@ func (a *agent) prepare(ctx context.Context) (string, error) {
 		a.logger.Printf("environment %s runs in a container of %s with %s", env.Name, env.Docker.BaseImage, python)
 		return python, nil
 	}
-	built, err := a.set.Builder.Build(ctx, &env, a.ws.EnvsDir(), logf)
+	built, err := a.set.Builder.Build(ctx, &env, a.paths.EnvsDir, logf)
 	if err != nil {
 		return "", fmt.Errorf("prepare environment %q: %w (build log: %s)", env.Name, err, filepath.Join(a.dir, PrepareLog))
 	}
@@ -241,7 +248,7 @@ func (a *agent) execute(ctx context.Context, python string) error {
 		return err
 	}
 
-	tracker := newTracker(a.ws, id, filepath.Join(a.dir, TrackFile), a.logger)
+	tracker := newTracker(a.rec, id, filepath.Join(a.dir, TrackFile), a.logger)
 	trackCtx, stopTrack := context.WithCancel(context.WithoutCancel(ctx))
 	trackDone := make(chan struct{})
 	go func() { tracker.run(trackCtx); close(trackDone) }()
@@ -293,7 +300,7 @@ func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, d
 			go func() { done <- err }()
 			return exitedByItself
 		case <-hb.C:
-			if err := a.ws.Heartbeat(ctx, a.job.RunID); err != nil {
+			if err := a.rec.Heartbeat(ctx, a.job.RunID); err != nil {
 				a.logger.Printf("heartbeat: %v", err)
 			}
 		case <-poll.C:
@@ -322,7 +329,7 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 	if errors.As(waitErr, &ee) {
 		code = ee.ExitCode()
 	}
-	if err := a.ws.SetExitCode(ctx, id, code); err != nil {
+	if err := a.rec.SetExitCode(ctx, id, code); err != nil {
 		a.logger.Printf("record exit code: %v", err)
 	}
 	if why == canceledByUser {

@@ -19,7 +19,7 @@ func (a *agent) waitForSlot(ctx context.Context) (release func(), err error) {
 	if n <= 0 {
 		return func() {}, nil
 	}
-	dir := filepath.Join(a.ws.Dir(), "targets", a.job.Target, "slots")
+	dir := filepath.Join(a.paths.SlotsDir, a.job.Target, "slots")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("target %s slots: %w", a.job.Target, err)
 	}

@@ -13,7 +13,7 @@ import (
 // into the workspace, in batches, while the script runs and once more
 // after it ends, so no record is lost.
 type tracker struct {
-	ws     *workspace.Workspace
+	rec    Recorder
 	runID  string
 	tail   *track.Tailer
 	steps  track.StepAssigner
@@ -23,8 +23,8 @@ type tracker struct {
 // trackInterval is how often the track file is read while a script runs.
 const trackInterval = 100 * time.Millisecond
 
-func newTracker(ws *workspace.Workspace, runID, path string, logger *log.Logger) *tracker {
-	return &tracker{ws: ws, runID: runID, tail: track.NewTailer(path, 0), logger: logger}
+func newTracker(rec Recorder, runID, path string, logger *log.Logger) *tracker {
+	return &tracker{rec: rec, runID: runID, tail: track.NewTailer(path, 0), logger: logger}
 }
 
 // run ingests until ctx ends, then drains what is left.
@@ -77,11 +77,11 @@ func (t *tracker) store(ctx context.Context, recs []track.Record) {
 				ms = append(ms, workspace.Metric{Name: r.Name + "." + col, Step: int64(r.Step), Value: v, Time: r.Time})
 			}
 		case track.KindTag:
-			if err := t.ws.SetTag(ctx, t.runID, r.Key, r.Val); err != nil {
+			if err := t.rec.SetTag(ctx, t.runID, r.Key, r.Val); err != nil {
 				t.logger.Printf("tag %s: %v", r.Key, err)
 			}
 		case track.KindImage:
-			if err := t.ws.SetTag(ctx, t.runID, "image."+r.Name, r.Path); err != nil {
+			if err := t.rec.SetTag(ctx, t.runID, "image."+r.Name, r.Path); err != nil {
 				t.logger.Printf("image %s: %v", r.Name, err)
 			}
 		default:
@@ -91,7 +91,7 @@ func (t *tracker) store(ctx context.Context, recs []track.Record) {
 	if len(ms) == 0 {
 		return
 	}
-	if err := t.ws.LogMetrics(ctx, t.runID, ms); err != nil {
+	if err := t.rec.LogMetrics(ctx, t.runID, ms); err != nil {
 		t.logger.Printf("store %d metric points: %v", len(ms), err)
 	}
 }

@@ -97,6 +97,14 @@ func migrations() []string {
 		created INTEGER NOT NULL,
 		PRIMARY KEY (name, version)
 	);`,
+		// 2: how far the entries of a run's remote journal and logs have been
+		// applied here, so that each is applied exactly once.
+		`CREATE TABLE run_cursors (
+		run    INTEGER NOT NULL REFERENCES runs (seq),
+		name   TEXT NOT NULL,
+		offset INTEGER NOT NULL,
+		PRIMARY KEY (run, name)
+	);`,
 	}
 }
 

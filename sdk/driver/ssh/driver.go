@@ -1,0 +1,193 @@
+package ssh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"gantry/sdk/driver"
+	"gantry/sdk/remote"
+	"gantry/sdk/snapshot"
+)
+
+// Driver runs jobs on SSH targets through a Pool of connections.
+type Driver struct {
+	Pool *Pool
+}
+
+var (
+	_ driver.Driver    = (*Driver)(nil)
+	_ driver.Validator = (*Driver)(nil)
+	_ driver.Recoverer = (*Driver)(nil)
+)
+
+// State is what a run's handle keeps.
+type State struct {
+	PID        int    `json:"pid"`
+	Root       string `json:"root"`        // the remote root on the machine
+	BytesSent  int64  `json:"bytes_sent"`  // snapshot bytes sent by this submit
+	BlobsSent  int    `json:"blobs_sent"`  // of
+	BlobsTotal int    `json:"blobs_total"` // distinct blobs in the snapshot
+}
+
+// Validate checks a configuration without connecting.
+func (d *Driver) Validate(ctx context.Context, config json.RawMessage) error {
+	_, err := ParseConfig(config)
+	return err
+}
+
+// Attach connects to the target, installing the agent there if need be,
+// and describes the machine.
+func (d *Driver) Attach(ctx context.Context, target string, config json.RawMessage) (*remote.Probe, error) {
+	cfg, err := ParseConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.Pool.Get(ctx, target, cfg)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Call(ctx, remote.Request{Op: remote.OpProbe})
+	if err != nil {
+		return nil, &StepError{target, "probe", err}
+	}
+	return resp.Probe, nil
+}
+
+// runFiles are the files of a run's local directory that its agent needs.
+func runFiles(dir string) ([]remote.File, error) {
+	var files []remote.File
+	for _, name := range []string{"job.json", "snapshot.manifest", "gantry-python"} {
+		root := filepath.Join(dir, name)
+		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && p == root && name == "gantry-python" {
+					return nil
+				}
+				return err
+			}
+			if !e.Type().IsRegular() {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, remote.File{Path: filepath.ToSlash(rel), Mode: uint32(fi.Mode().Perm()), Data: b})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the run's %s: %w", name, err)
+		}
+	}
+	return files, nil
+}
+
+// Submit sends the blobs of the run's snapshot that the machine lacks,
+// writes the run's directory there and starts its agent, detached.
+func (d *Driver) Submit(ctx context.Context, job driver.Job) (driver.Handle, error) {
+	cfg, err := ParseConfig(job.Config)
+	if err != nil {
+		return driver.Handle{}, err
+	}
+	c, err := d.Pool.Get(ctx, job.Target, cfg)
+	if err != nil {
+		return driver.Handle{}, err
+	}
+	f, err := os.Open(filepath.Join(job.RunDir, "snapshot.manifest"))
+	if err != nil {
+		return driver.Handle{}, fmt.Errorf("read the run's snapshot manifest: %w", err)
+	}
+	var m snapshot.Manifest
+	err = m.Decode(f)
+	f.Close()
+	if err != nil {
+		return driver.Handle{}, fmt.Errorf("read the run's snapshot manifest: %w", err)
+	}
+	seen := map[string]bool{}
+	var hashes []string
+	for _, e := range m.Entries {
+		if e.SHA256 != "" && !seen[e.SHA256] {
+			seen[e.SHA256] = true
+			hashes = append(hashes, e.SHA256)
+		}
+	}
+	st := State{Root: c.Hello.Root, BlobsTotal: len(hashes)}
+	resp, err := c.Call(ctx, remote.Request{Op: remote.OpMissing, Hashes: hashes})
+	if err != nil {
+		return driver.Handle{}, fmt.Errorf("ask %s which blobs it lacks: %w", job.Target, err)
+	}
+	store, err := snapshot.NewBlobStore(filepath.Join(job.WorkspaceDir, "blobs"))
+	if err != nil {
+		return driver.Handle{}, err
+	}
+	for _, h := range resp.Missing {
+		b, err := store.Open(h)
+		if err != nil {
+			return driver.Handle{}, err
+		}
+		n, err := c.Remote().PutBlob(ctx, h, b)
+		b.Close()
+		if err != nil {
+			return driver.Handle{}, fmt.Errorf("send the snapshot to %s: %w", job.Target, err)
+		}
+		st.BytesSent += n
+		st.BlobsSent++
+	}
+	files, err := runFiles(job.RunDir)
+	if err != nil {
+		return driver.Handle{}, err
+	}
+	if _, err := c.Call(ctx, remote.Request{Op: remote.OpPrepare, Run: job.RunID, Files: files}); err != nil {
+		return driver.Handle{}, fmt.Errorf("prepare the run's directory on %s: %w", job.Target, err)
+	}
+	resp, err = c.Call(ctx, remote.Request{Op: remote.OpStart, Run: job.RunID})
+	if err != nil {
+		return driver.Handle{}, fmt.Errorf("start the run's agent on %s: %w", job.Target, err)
+	}
+	st.PID = resp.PID
+	b, _ := json.Marshal(st)
+	return driver.Handle{Kind: Kind, State: b}, nil
+}
+
+// Cancel tells the run's agent to cancel. When the machine cannot be
+// reached the request stays recorded in the workspace, and the follower
+// delivers it once the machine answers.
+func (d *Driver) Cancel(ctx context.Context, job driver.Job, h driver.Handle) error {
+	cfg, err := ParseConfig(job.Config)
+	if err != nil {
+		return err
+	}
+	c, err := d.Pool.Get(ctx, job.Target, cfg)
+	if err != nil {
+		return nil
+	}
+	_, err = c.Call(ctx, remote.Request{Op: remote.OpCancel, Run: job.RunID})
+	return err
+}
+
+// Alive asks the machine whether the run's agent still runs.
+func (d *Driver) Alive(ctx context.Context, job driver.Job, h driver.Handle) (bool, error) {
+	cfg, err := ParseConfig(job.Config)
+	if err != nil {
+		return false, err
+	}
+	c, err := d.Pool.Get(ctx, job.Target, cfg)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.Call(ctx, remote.Request{Op: remote.OpRead, Run: job.RunID, Name: "journal.bin", Offset: 1 << 62})
+	if err != nil {
+		return false, err
+	}
+	return resp.Alive, nil
+}

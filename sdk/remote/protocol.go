@@ -1,0 +1,141 @@
+// Package remote is the protocol between the SDK and `gantry remote
+// serve`, the process the SSH driver starts on a remote machine, once per
+// connection, to act for it there: keep a content-addressed cache of
+// snapshot blobs, prepare run directories, start detached agents, and
+// serve the files they write (journal, logs, outputs) from any offset.
+//
+// Requests and responses are msgpack-encoded frames, each preceded by its
+// 4-byte big-endian length, over the SSH session's stdin and stdout. Every
+// request carries an ID its response repeats, so many runs share one
+// connection: the server handles requests concurrently and a slow one
+// (a long poll on a log) holds up no other.
+package remote
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// MaxFrame bounds one frame (64 MiB); blobs travel in chunks well under it.
+const MaxFrame = 64 << 20
+
+// ChunkSize is how much of a blob one put request carries.
+const ChunkSize = 4 << 20
+
+// The operations.
+const (
+	OpHello   = "hello"   // -> Hello
+	OpProbe   = "probe"   // -> Probe
+	OpMissing = "missing" // Hashes -> Missing: the blobs the cache lacks
+	OpPut     = "put"     // Hash, Offset, Data, Last: a chunk of a blob
+	OpPrepare = "prepare" // Run, Files: write a run's directory
+	OpStart   = "start"   // Run -> PID: start its agent, detached (idempotent)
+	OpRead    = "read"    // Run, Name, Offset, Max, WaitMS -> Data, Size, Alive, HeartbeatAgeMS
+	OpCancel  = "cancel"  // Run: ask its agent to cancel
+	OpOutputs = "outputs" // Run -> Files (no Data): the run's outputs/
+)
+
+// A Request asks the server for one operation; only the fields of its Op
+// are set.
+type Request struct {
+	ID     uint64   `msgpack:"id"`
+	Op     string   `msgpack:"op"`
+	Run    string   `msgpack:"run,omitempty"`
+	Hashes []string `msgpack:"hashes,omitempty"`
+	Hash   string   `msgpack:"hash,omitempty"`
+	Offset int64    `msgpack:"offset,omitempty"`
+	Data   []byte   `msgpack:"data,omitempty"`
+	Last   bool     `msgpack:"last,omitempty"`
+	Files  []File   `msgpack:"files,omitempty"`
+	Name   string   `msgpack:"name,omitempty"`
+	Max    int      `msgpack:"max,omitempty"`
+	WaitMS int      `msgpack:"wait_ms,omitempty"`
+}
+
+// A File is a file of a run's directory, by path relative to it.
+type File struct {
+	Path string `msgpack:"path"`
+	Mode uint32 `msgpack:"mode,omitempty"`
+	Size int64  `msgpack:"size,omitempty"`
+	Data []byte `msgpack:"data,omitempty"`
+}
+
+// A Response answers the request with the same ID; Err is set when it
+// failed.
+type Response struct {
+	ID             uint64   `msgpack:"id"`
+	Err            string   `msgpack:"err,omitempty"`
+	Hello          *Hello   `msgpack:"hello,omitempty"`
+	Probe          *Probe   `msgpack:"probe,omitempty"`
+	Missing        []string `msgpack:"missing,omitempty"`
+	PID            int      `msgpack:"pid,omitempty"`
+	Data           []byte   `msgpack:"data,omitempty"`
+	Size           int64    `msgpack:"size,omitempty"`
+	Alive          bool     `msgpack:"alive,omitempty"`
+	HeartbeatAgeMS int64    `msgpack:"hb_age_ms,omitempty"`
+	Files          []File   `msgpack:"files,omitempty"`
+}
+
+// Hello tells the client who it talks to.
+type Hello struct {
+	Version string `msgpack:"version"`
+	GOOS    string `msgpack:"goos"`
+	GOARCH  string `msgpack:"goarch"`
+	Root    string `msgpack:"root"`
+	PID     int    `msgpack:"pid"`
+}
+
+// Probe describes the remote machine, for attach and status.
+type Probe struct {
+	OS         string   `msgpack:"os"`     // e.g. "Debian GNU/Linux 12 (bookworm)"
+	Kernel     string   `msgpack:"kernel"` // release
+	Arch       string   `msgpack:"arch"`   // GOOS/GOARCH
+	CPUs       int      `msgpack:"cpus"`
+	MemoryMB   int64    `msgpack:"memory_mb"`
+	Python     string   `msgpack:"python"` // "Python 3.11.2", or "" when there is none
+	PythonPath string   `msgpack:"python_path"`
+	Conda      string   `msgpack:"conda"`  // version, or ""
+	Docker     string   `msgpack:"docker"` // engine version, or "" (with DockerNote saying why)
+	DockerNote string   `msgpack:"docker_note,omitempty"`
+	GPUs       []string `msgpack:"gpus"`         // nvidia-smi -L lines
+	FreeDiskMB int64    `msgpack:"free_disk_mb"` // where the remote root is
+}
+
+// writeFrame writes v as one frame.
+func writeFrame(w io.Writer, v any) error {
+	body, err := msgpack.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(body) > MaxFrame {
+		return fmt.Errorf("frame of %d bytes is over the limit of %d", len(body), MaxFrame)
+	}
+	b := make([]byte, 4, 4+len(body))
+	binary.BigEndian.PutUint32(b, uint32(len(body)))
+	_, err = w.Write(append(b, body...))
+	return err
+}
+
+// readFrame reads one frame into v.
+func readFrame(r io.Reader, v any) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > MaxFrame {
+		return fmt.Errorf("frame claims %d bytes, over the limit of %d: the stream is corrupt", size, MaxFrame)
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return msgpack.Unmarshal(body, v)
+}

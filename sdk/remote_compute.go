@@ -1,0 +1,176 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"gantry/sdk/driver"
+	sshdriver "gantry/sdk/driver/ssh"
+	"gantry/sdk/remote"
+	"gantry/sdk/workspace"
+)
+
+// SSHCompute is the configuration of an SSH target: any machine reachable
+// over SSH (the seed's remote VM). Passwords and passphrases are never
+// given here: name an environment variable that holds one, or ask for a
+// prompt (the answer is kept in memory only).
+type SSHCompute = sshdriver.Config
+
+// MachineInfo describes a remote machine, as attach and status report it.
+type MachineInfo = remote.Probe
+
+// remotes is the state the SSH targets of a Workspace share: one
+// connection per target and the runs being followed.
+type remotes struct {
+	once    sync.Once
+	pool    *sshdriver.Pool
+	mu      sync.Mutex
+	follows map[string]bool // run IDs followed by this process
+	ctx     context.Context
+	stop    context.CancelFunc
+}
+
+// sshDriver returns the driver of SSH targets, with the workspace's pool.
+func (ws *Workspace) sshDriver() (*sshdriver.Driver, error) {
+	exe, err := ws.gantry()
+	if err != nil {
+		return nil, err
+	}
+	r := &ws.remotes
+	r.once.Do(func() {
+		r.pool = &sshdriver.Pool{Exe: exe, Secrets: &sshdriver.Secrets{}}
+		r.follows = map[string]bool{}
+		r.ctx, r.stop = context.WithCancel(context.Background())
+	})
+	return &sshdriver.Driver{Pool: r.pool}, nil
+}
+
+// SetSecretPrompt sets how SSH targets configured to prompt for a
+// password or passphrase ask for it (the kernel asks with a hidden
+// input); the answer is kept in this process's memory only.
+func (ws *Workspace) SetSecretPrompt(prompt func(ctx context.Context, question string) (string, error)) {
+	if d, err := ws.sshDriver(); err == nil {
+		d.Pool.Secrets.Prompt = prompt
+	}
+}
+
+// SetSecret gives the password ("password") or key passphrase
+// ("passphrase") of an SSH target for this process's life, for targets
+// configured to prompt for it.
+func (ws *Workspace) SetSecret(target, what, value string) error {
+	if what != "password" && what != "passphrase" {
+		return fmt.Errorf("secret %q: only password and passphrase are kept", what)
+	}
+	d, err := ws.sshDriver()
+	if err != nil {
+		return err
+	}
+	d.Pool.Secrets.Set(target+"/"+what, value)
+	return nil
+}
+
+// AttachSSHCompute attaches the machine c describes under name: it
+// connects (checking the host key), logs in, installs the agent there if
+// need be, and describes the machine; the target is saved only if all of
+// that worked. An error names the step that failed.
+func (ws *Workspace) AttachSSHCompute(ctx context.Context, name string, c SSHCompute) (*MachineInfo, error) {
+	if err := c.Check(); err != nil {
+		return nil, fmt.Errorf("attach %q: %w", name, err)
+	}
+	if _, err := ws.w.Target(ctx, name); err == nil {
+		return nil, fmt.Errorf("attach %q: a target of that name exists: detach it first, or pick another name", name)
+	}
+	cfg, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	d, err := ws.sshDriver()
+	if err != nil {
+		return nil, err
+	}
+	probe, err := d.Attach(ctx, name, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("attach %q: %w", name, err)
+	}
+	if err := ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindSSH, Config: cfg,
+		ProvisioningState: workspace.ProvisioningSucceeded}); err != nil {
+		return nil, fmt.Errorf("attach %q: %w", name, err)
+	}
+	return probe, nil
+}
+
+// MachineStatus connects to the SSH target name and describes its machine
+// now.
+func (ws *Workspace) MachineStatus(ctx context.Context, name string) (*MachineInfo, error) {
+	t, err := ws.w.Target(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != workspace.KindSSH {
+		return nil, fmt.Errorf("status of %q: it is a %s target; only SSH targets describe a machine", name, t.Kind)
+	}
+	d, err := ws.sshDriver()
+	if err != nil {
+		return nil, err
+	}
+	return d.Attach(ctx, t.Name, t.Config)
+}
+
+// follower is implemented by drivers whose agents cannot write to the
+// workspace: Follow brings a run's record up to date until it ends.
+type follower interface {
+	Follow(ctx context.Context, ws *workspace.Workspace, job driver.Job) error
+}
+
+// follow starts following the run in the background, once per process,
+// if its target's driver needs it.
+func (ws *Workspace) follow(ctx context.Context, runID string) {
+	d, err := ws.w.Run(ctx, runID)
+	if err != nil || d.State.Final() {
+		return
+	}
+	var h driver.Handle
+	if err := json.Unmarshal([]byte(d.Properties[handleProperty]), &h); err != nil || h.Kind != sshdriver.Kind {
+		return
+	}
+	drv, err := ws.sshDriver()
+	if err != nil {
+		return
+	}
+	r := &ws.remotes
+	r.mu.Lock()
+	if r.follows[d.ID] {
+		r.mu.Unlock()
+		return
+	}
+	r.follows[d.ID] = true
+	r.mu.Unlock()
+	t, err := ws.w.Target(ctx, d.Target)
+	dir, derr := ws.w.RunDir(d.ID)
+	if err != nil || derr != nil {
+		r.mu.Lock()
+		delete(r.follows, d.ID)
+		r.mu.Unlock()
+		return
+	}
+	job := driver.Job{RunID: d.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config}
+	go func() {
+		defer func() {
+			r.mu.Lock()
+			delete(r.follows, job.RunID)
+			r.mu.Unlock()
+		}()
+		_ = drv.Follow(r.ctx, ws.w, job)
+	}()
+}
+
+// closeRemotes stops the followers and closes the connections.
+func (ws *Workspace) closeRemotes() {
+	r := &ws.remotes
+	if r.stop != nil {
+		r.stop()
+		r.pool.Close()
+	}
+}

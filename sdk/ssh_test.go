@@ -1,0 +1,475 @@
+package sdk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	sshdriver "gantry/sdk/driver/ssh"
+	"gantry/sdk/workspace"
+)
+
+// sshd is a real OpenSSH server started by scripts/sshd.sh for one test.
+type sshd struct {
+	dir  string
+	port int
+	env  map[string]string
+}
+
+func (s *sshd) script(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("../scripts/sshd.sh", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sshd.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+// startSSHD starts an sshd on a free loopback port, stopped at cleanup.
+func startSSHD(t *testing.T) *sshd {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Skip("needs Debian's openssh-server (scripts/setup.sh installs it)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	// Not t.TempDir: the other test users must be able to read the
+	// authorized keys, and a test's temp dir is private to root.
+	dir, err := os.MkdirTemp("", "gantry-sshd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &sshd{dir: dir, port: port, env: map[string]string{}}
+	s.script(t, "start", s.dir, strconv.Itoa(port))
+	t.Cleanup(func() { exec.Command("../scripts/sshd.sh", "stop", dir).Run() })
+	b, _ := os.ReadFile(filepath.Join(s.dir, "env"))
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		s.env[k] = strings.Trim(v, `"`)
+	}
+	return s
+}
+
+// config returns a key-authenticated configuration for the server's own
+// user, with a remote root of the test's own.
+func (s *sshd) config(t *testing.T) SSHCompute {
+	return SSHCompute{Address: "127.0.0.1", Port: s.port, User: s.env["SSHD_USER"],
+		KeyFile: filepath.Join(s.dir, "id_ed25519"), KnownHosts: filepath.Join(s.dir, "known_hosts"),
+		RemoteRoot: filepath.Join(t.TempDir(), "remote"), ConnectTimeoutSeconds: 5}
+}
+
+func (s *sshd) needUsers(t *testing.T) {
+	if !strings.Contains(s.env["SSHD_USERS"], "gantry-pw") {
+		t.Skip("the test users are created only when scripts/sshd.sh runs as root")
+	}
+}
+
+// attachSSH attaches the server as target "box" of a fresh workspace.
+func attachSSH(t *testing.T, s *sshd) *Workspace {
+	t.Helper()
+	ws := testWorkspace(t)
+	probe, err := ws.AttachSSHCompute(context.Background(), "box", s.config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probe.Python == "" || probe.Arch == "" || probe.FreeDiskMB <= 0 {
+		t.Errorf("probe lacks facts: %+v", probe)
+	}
+	return ws
+}
+
+func waitRun(t *testing.T, run *Run) (workspace.State, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard
+	defer cancel()
+	var out bytes.Buffer
+	st, _, err := run.WaitForCompletion(ctx, WaitOptions{Output: &out, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("wait: %v (state %s)\n%s", err, st, out.String())
+	}
+	return st, out.String()
+}
+
+func TestSSHRunCompletesWithLogsMetricsAndOutputs(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	src := writeScript(t, `import gantry_run, os
+for i in range(20):
+    print("epoch", i, flush=True)
+    gantry_run.log("loss", 1.0 / (i + 1))
+gantry_run.tag("where", "remote")
+with open(os.path.join("outputs", "model.txt"), "w") as f:
+    f.write("weights")
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "box"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out := waitRun(t, run)
+	if st != workspace.StateCompleted {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	for i := 0; i < 20; i++ {
+		if n := strings.Count(out, fmt.Sprintf("epoch %d\n", i)); n != 1 {
+			t.Errorf("epoch %d shown %d times:\n%s", i, n, out)
+		}
+	}
+	m, err := run.Metrics(ctx)
+	if err != nil || len(m.Series["loss"]) != 20 {
+		t.Errorf("loss has %d points, want 20 (err %v)", len(m.Series["loss"]), err)
+	}
+	d, _ := run.Details(ctx)
+	if d.Tags["where"] != "remote" || d.ExitCode == nil || *d.ExitCode != 0 {
+		t.Errorf("tags %v exit code %v", d.Tags, d.ExitCode)
+	}
+	dir, _ := run.Dir()
+	if b, err := os.ReadFile(filepath.Join(dir, "outputs", "model.txt")); err != nil || string(b) != "weights" {
+		t.Errorf("output model.txt: %q, %v", b, err)
+	}
+}
+
+func TestSSHResubmitSendsOnlyTheChangedFile(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	src := writeScript(t, "print('ok')\n")
+	for i := 0; i < 200; i++ {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("data-%03d.txt", i)), []byte(strings.Repeat(strconv.Itoa(i), 100)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	submit := func() sshdriver.State {
+		run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+			RunConfig: RunConfiguration{Target: "box"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, out := waitRun(t, run); st != workspace.StateCompleted {
+			t.Fatalf("state %s\n%s", st, out)
+		}
+		return handleState(t, ws, run)
+	}
+	first := submit()
+	if first.BlobsSent != first.BlobsTotal || first.BlobsTotal < 200 {
+		t.Errorf("first submit sent %d of %d blobs", first.BlobsSent, first.BlobsTotal)
+	}
+	changed := []byte("a new version of one file")
+	if err := os.WriteFile(filepath.Join(src, "data-007.txt"), changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := submit()
+	if second.BlobsSent != 1 || second.BytesSent != int64(len(changed)) {
+		t.Errorf("resubmit sent %d blobs, %d bytes; want 1 blob of %d bytes", second.BlobsSent, second.BytesSent, len(changed))
+	}
+}
+
+func handleState(t *testing.T, ws *Workspace, run *Run) sshdriver.State {
+	t.Helper()
+	d, err := run.Details(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		State sshdriver.State `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(d.Properties[handleProperty]), &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.State
+}
+
+// A dropped connection loses and doubles no line: the run goes on on the
+// machine, and the follower resumes from the offsets it reached.
+func TestSSHDroppedConnectionLosesNothing(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	src := writeScript(t, `import gantry_run, time
+for i in range(300):
+    print("line", i, flush=True)
+    gantry_run.log("i", i)
+    time.sleep(0.01)
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "box"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := run.Dir()
+	// Wait for the first lines to arrive here, then cut every connection
+	// twice while the script runs.
+	for drops := 0; drops < 2; {
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
+		if bytes.Count(b, []byte("\n")) > 50*(drops+1) {
+			s.script(t, "drop", s.dir)
+			drops++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, out := waitRun(t, run)
+	if st != workspace.StateCompleted {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	for i := 0; i < 300; i++ {
+		if n := strings.Count(out, fmt.Sprintf("line %d\n", i)); n != 1 {
+			t.Fatalf("line %d shown %d times", i, n)
+		}
+	}
+	m, _ := run.Metrics(ctx)
+	if n := len(m.Series["i"]); n != 300 {
+		t.Errorf("metric i has %d points, want 300", n)
+	}
+}
+
+// A kernel restart mid-run: the workspace is closed (followers and
+// connections with it) and opened again, and the run is found and
+// finished with its whole output.
+func TestSSHRunSurvivesClosingTheWorkspace(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	src := writeScript(t, `import time
+for i in range(100):
+    print("line", i, flush=True)
+    time.sleep(0.01)
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "box"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := run.ID
+	time.Sleep(300 * time.Millisecond)
+	exe := ws.exe
+	ws.Close()
+	ws2, err := OpenWorkspace(ctx, ws.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	ws2.exe = exe
+	run2, err := ws2.Run(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out := waitRun(t, run2)
+	if st != workspace.StateCompleted {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	for i := 0; i < 100; i++ {
+		if n := strings.Count(out, fmt.Sprintf("line %d\n", i)); n != 1 {
+			t.Fatalf("line %d shown %d times", i, n)
+		}
+	}
+}
+
+func TestSSHCancel(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	src := writeScript(t, `import time
+print("started", flush=True)
+time.sleep(300)
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "box"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := run.Dir()
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
+		if bytes.Contains(b, []byte("started")) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := run.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, out := waitRun(t, run); st != workspace.StateCanceled {
+		t.Fatalf("state %s, want Canceled\n%s", st, out)
+	}
+}
+
+func TestSSHAttachFailuresSayWhatFailed(t *testing.T) {
+	s := startSSHD(t)
+	ctx := context.Background()
+	ws := testWorkspace(t)
+	otherKey := filepath.Join(t.TempDir(), "other")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	emptyKnown := filepath.Join(t.TempDir(), "known_hosts")
+	changedKnown := filepath.Join(t.TempDir(), "known_hosts_changed")
+	pub, _ := os.ReadFile(otherKey + ".pub")
+	fields := strings.Fields(string(pub))
+	os.WriteFile(changedKnown, []byte(fmt.Sprintf("[127.0.0.1]:%d %s %s\n", s.port, fields[0], fields[1])), 0o600)
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	t.Setenv("GANTRY_TEST_WRONG_PASSWORD", "not-the-password")
+	// A port that accepts connections and never says a word.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	silentPort := silent.Addr().(*net.TCPAddr).Port
+	cases := []struct {
+		name string
+		edit func(c *SSHCompute)
+		step string
+		want string
+	}{
+		{"wrong key", func(c *SSHCompute) { c.KeyFile = otherKey }, "log in", "refused to log in"},
+		{"unknown host key", func(c *SSHCompute) { c.KnownHosts = emptyKnown }, "host key", "is not in"},
+		{"changed host key", func(c *SSHCompute) { c.KnownHosts = changedKnown }, "host key", "HAS CHANGED"},
+		{"closed port", func(c *SSHCompute) { c.Port = closedPort }, "connect", "refused"},
+		{"silent server", func(c *SSHCompute) { c.Port = silentPort; c.ConnectTimeoutSeconds = 1 }, "connect", "did not complete the SSH handshake"},
+		{"unreachable address", func(c *SSHCompute) { c.Address = "10.255.255.1"; c.ConnectTimeoutSeconds = 1 }, "connect", ""},
+		{"password env unset", func(c *SSHCompute) { c.KeyFile = ""; c.PasswordEnv = "GANTRY_TEST_UNSET_VAR" }, "log in", "is not set"},
+		{"wrong password", func(c *SSHCompute) { c.KeyFile = ""; c.PasswordEnv = "GANTRY_TEST_WRONG_PASSWORD" }, "log in", "refused to log in"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := s.config(t)
+			tc.edit(&c)
+			began := time.Now()
+			_, err := ws.AttachSSHCompute(ctx, "bad", c)
+			var se *sshdriver.StepError
+			if !errors.As(err, &se) {
+				t.Fatalf("err = %v, want a StepError", err)
+			}
+			if se.Step != tc.step || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("step %q, error %q; want step %q mentioning %q", se.Step, err, tc.step, tc.want)
+			}
+			if _, terr := ws.ComputeTarget(ctx, "bad"); terr == nil {
+				t.Errorf("a failed attach saved the target")
+			}
+			t.Logf("%s after %v: %v", tc.name, time.Since(began).Round(time.Millisecond), err)
+		})
+	}
+	t.Run("changed host key shows both fingerprints", func(t *testing.T) {
+		c := s.config(t)
+		c.KnownHosts = changedKnown
+		_, err := ws.AttachSSHCompute(ctx, "bad", c)
+		if err == nil || strings.Count(err.Error(), "SHA256:") != 2 {
+			t.Errorf("want both fingerprints in %v", err)
+		}
+	})
+	t.Run("trust on first use records the key", func(t *testing.T) {
+		c := s.config(t)
+		c.KnownHosts = filepath.Join(t.TempDir(), "tofu_known_hosts")
+		c.TrustOnFirstUse = true
+		if _, err := ws.AttachSSHCompute(ctx, "tofu", c); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(c.KnownHosts)
+		host, _ := os.ReadFile(filepath.Join(s.dir, "host_ed25519.pub"))
+		if err != nil || !strings.Contains(string(b), strings.Fields(string(host))[1]) {
+			t.Errorf("known_hosts after TOFU: %q, %v", b, err)
+		}
+	})
+	t.Run("encrypted key with passphrase from the environment", func(t *testing.T) {
+		pass, _ := os.ReadFile(filepath.Join(s.dir, "passphrase.txt"))
+		t.Setenv("GANTRY_TEST_PASSPHRASE", strings.TrimSpace(string(pass)))
+		c := s.config(t)
+		c.KeyFile = filepath.Join(s.dir, "id_ed25519_enc")
+		c.PassphraseEnv = "GANTRY_TEST_PASSPHRASE"
+		if _, err := ws.AttachSSHCompute(ctx, "enc", c); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("GANTRY_TEST_PASSPHRASE", "wrong")
+		c.RemoteRoot = filepath.Join(t.TempDir(), "r")
+		_, err := ws.AttachSSHCompute(ctx, "enc2", c)
+		if err == nil || !strings.Contains(err.Error(), "passphrase") {
+			t.Errorf("wrong passphrase: %v", err)
+		}
+	})
+	t.Run("secrets are not stored", func(t *testing.T) {
+		b, _ := os.ReadFile(filepath.Join(ws.Dir(), "workspace.db"))
+		pass, _ := os.ReadFile(filepath.Join(s.dir, "passphrase.txt"))
+		if bytes.Contains(b, bytes.TrimSpace(pass)) {
+			t.Errorf("the passphrase is in the workspace database")
+		}
+	})
+}
+
+func TestSSHPasswordLogin(t *testing.T) {
+	s := startSSHD(t)
+	s.needUsers(t)
+	pw, _ := os.ReadFile(filepath.Join(s.dir, "password.txt"))
+	t.Setenv("GANTRY_TEST_PASSWORD", strings.TrimSpace(string(pw)))
+	ws := testWorkspace(t)
+	c := SSHCompute{Address: "127.0.0.1", Port: s.port, User: "gantry-pw", PasswordEnv: "GANTRY_TEST_PASSWORD",
+		KnownHosts: filepath.Join(s.dir, "known_hosts"), ConnectTimeoutSeconds: 5}
+	ctx := context.Background()
+	if _, err := ws.AttachSSHCompute(ctx, "pw", c); err != nil {
+		t.Fatal(err)
+	}
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: writeScript(t, "import getpass; print('as', getpass.getuser())\n"),
+		Script: "train.py", RunConfig: RunConfiguration{Target: "pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "as gantry-pw") {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+}
+
+func TestSSHMachineWithoutPython(t *testing.T) {
+	s := startSSHD(t)
+	s.needUsers(t)
+	ws := testWorkspace(t)
+	c := SSHCompute{Address: "127.0.0.1", Port: s.port, User: "gantry-nopy", KeyFile: filepath.Join(s.dir, "id_ed25519"),
+		KnownHosts: filepath.Join(s.dir, "known_hosts"), ConnectTimeoutSeconds: 5}
+	ctx := context.Background()
+	probe, err := ws.AttachSSHCompute(ctx, "nopy", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probe.Python != "" {
+		t.Errorf("probe found Python %q on a machine without it", probe.Python)
+	}
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: writeScript(t, "print('hi')\n"),
+		Script: "train.py", RunConfig: RunConfiguration{Target: "nopy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := waitRun(t, run)
+	if st != workspace.StateFailed {
+		t.Fatalf("state %s, want Failed", st)
+	}
+	reason := lastReason(ctx, run, workspace.Run{})
+	if !strings.Contains(reason, `"python3" is not on PATH`) {
+		t.Errorf("reason %q does not say python3 was not found", reason)
+	}
+}
