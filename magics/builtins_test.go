@@ -41,6 +41,9 @@ func (f *fakeSession) DisplayID(id string, b *frame.Bundle, update bool) {
 }
 func (f *fakeSession) Page(text string) { f.pages = append(f.pages, text) }
 func (f *fakeSession) GoPath() string   { return f.gopath }
+func (f *fakeSession) Ask(prompt string, password bool) (string, error) {
+	return "", errors.New("no input in tests")
+}
 
 // harness is a registry of the builtins and a fake session.
 type harness struct {

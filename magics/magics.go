@@ -40,6 +40,10 @@ type Session interface {
 	DisplayID(id string, b *frame.Bundle, update bool)
 	// Page shows text in the client's pager (a "page" payload).
 	Page(text string)
+	// Ask asks the person at the notebook for a line (input_request),
+	// hidden while typed when password is set. It fails when the client
+	// allows no input.
+	Ask(prompt string, password bool) (string, error)
 	// GoPath is the directory whose src/ the interpreter imports source
 	// packages from; %require links fetched modules there.
 	GoPath() string

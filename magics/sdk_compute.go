@@ -15,14 +15,24 @@ import (
 // --- %compute --------------------------------------------------------------------
 
 func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
-	p, err := parseArgs("compute", c.Args, flagSpec{"--max-concurrent-runs": true}, false)
+	spec := sshFlags()
+	spec["--max-concurrent-runs"] = true
+	spec["--kind"] = true
+	p, err := parseArgs("compute", c.Args, spec, false)
 	if err != nil {
 		return err
 	}
 	if len(p.pos) == 0 {
-		return errors.New("%compute needs a subcommand: list, show NAME, create local NAME, attach local NAME, update NAME, delete NAME or detach NAME")
+		return errors.New("%compute needs a subcommand: list, show NAME, status NAME, create local NAME, attach ssh NAME ..., connect NAME, update NAME, delete NAME or detach NAME")
 	}
 	sub, args := p.pos[0], p.pos[1:]
+	if sub != "attach" && sub != "create" {
+		for opt := range sshFlags() {
+			if has(p, opt) {
+				return fmt.Errorf("%%compute %s: %s belongs to %s", sub, opt, sshUsage)
+			}
+		}
+	}
 	if _, ok := p.opts["--max-concurrent-runs"]; ok && sub != "create" && sub != "attach" && sub != "update" {
 		return fmt.Errorf("%%compute %s: --max-concurrent-runs belongs to %%compute create", sub)
 	}
@@ -94,17 +104,37 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		}
 		_, err = fmt.Fprintf(c.Stdout, "Updated compute target %s: max concurrent runs %d (0: no cap).\n", name, n)
 		return err
+	case "status", "connect":
+		name, err := one()
+		if err != nil {
+			return err
+		}
+		if sub == "connect" {
+			return s.connectSSH(ctx, c, ws, name)
+		}
+		return s.machineStatus(ctx, c, ws, name)
 	case "create", "attach":
+		if kind, ok := p.opts["--kind"]; ok && len(args) == 1 {
+			args = []string{kind, args[0]} // %compute attach NAME --kind KIND
+		}
+		if len(args) == 2 && workspace.Kind(args[0]) == workspace.KindSSH {
+			return s.attachSSH(ctx, c, ws, args[1], p)
+		}
+		for opt := range sshFlags() {
+			if has(p, opt) {
+				return fmt.Errorf("%%compute %s: %s belongs to %s", sub, opt, sshUsage)
+			}
+		}
 		if len(args) != 2 {
 			return fmt.Errorf("%%compute create needs a KIND and a NAME, got %d words: %%compute create local NAME [--max-concurrent-runs N]", len(args))
 		}
 		kind, name := args[0], args[1]
 		switch workspace.Kind(kind) {
 		case workspace.KindLocal:
-		case workspace.KindSSH, workspace.KindSlurm:
-			return fmt.Errorf("%%compute create %s: %s targets are not available yet: only local targets run jobs for now", kind, kind)
+		case workspace.KindSlurm:
+			return fmt.Errorf("%%compute create %s: %s targets are not available yet", kind, kind)
 		default:
-			return fmt.Errorf("%%compute create: unknown kind %q: use local (ssh and slurm are not available yet)", kind)
+			return fmt.Errorf("%%compute create: unknown kind %q: use local, or attach ssh", kind)
 		}
 		n, err := intOpt("compute", p, "--max-concurrent-runs", 0)
 		if err != nil {

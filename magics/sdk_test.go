@@ -165,11 +165,15 @@ func TestComputeMagics(t *testing.T) {
 		t.Errorf("show: %v\n%s", err, h.out.String())
 	}
 	for args, want := range map[string]string{
-		"create local x":     "2 to 16",
-		"create ssh box":     "not available yet",
-		"create local local": "already exists",
-		"show nosuch":        "%compute list",
-		"frob":               "unknown subcommand",
+		"create local x": "2 to 16",
+		"create ssh box": "needs --address and --user",
+		"attach ssh box --address 127.0.0.1 --user me":                           "no way to log in",
+		"attach box --kind ssh --address h --user u --password-env 'not a name'": "not an environment variable name",
+		"list --address x":       "belongs to",
+		"create local y --key k": "belongs to",
+		"create local local":     "already exists",
+		"show nosuch":            "%compute list",
+		"frob":                   "unknown subcommand",
 	} {
 		if err := h.line("compute", args); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%%compute %s: error %v, want one containing %q", args, err, want)

@@ -415,10 +415,12 @@ func TestSSHAttachFailuresSayWhatFailed(t *testing.T) {
 		}
 	})
 	t.Run("secrets are not stored", func(t *testing.T) {
-		b, _ := os.ReadFile(filepath.Join(ws.Dir(), "workspace.db"))
+		// grep in another process: opening the database file here would
+		// drop this process's SQLite locks on it.
 		pass, _ := os.ReadFile(filepath.Join(s.dir, "passphrase.txt"))
-		if bytes.Contains(b, bytes.TrimSpace(pass)) {
-			t.Errorf("the passphrase is in the workspace database")
+		out, err := exec.Command("grep", "-rlF", strings.TrimSpace(string(pass)), ws.Dir()).CombinedOutput()
+		if err == nil {
+			t.Errorf("the passphrase is stored in the workspace: %s", out)
 		}
 	})
 }
@@ -471,5 +473,64 @@ func TestSSHMachineWithoutPython(t *testing.T) {
 	reason := lastReason(ctx, run, workspace.Run{})
 	if !strings.Contains(reason, `"python3" is not on PATH`) {
 		t.Errorf("reason %q does not say python3 was not found", reason)
+	}
+}
+
+// While the machine is out of reach its run is NotResponding; when the
+// server is back, the run is Running again and finishes with every line.
+func TestSSHMachineOutOfReachIsNotRespondingThenRecovers(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	src := writeScript(t, `import time
+for i in range(120):
+    print("line", i, flush=True)
+    time.sleep(0.1)
+`)
+	ctx := context.Background()
+	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "box"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := run.Dir()
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
+		if bytes.Contains(b, []byte("line 5\n")) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.script(t, "stop", s.dir) // the daemon and every connection
+	deadline := time.Now().Add(time.Minute) // hang guard
+	for {
+		st, err := run.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == workspace.StateNotResponding {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run stayed %s while its machine was out of reach", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.script(t, "start", s.dir, strconv.Itoa(s.port))
+	st, out := waitRun(t, run)
+	if st != workspace.StateCompleted {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	for i := 0; i < 120; i++ {
+		if n := strings.Count(out, fmt.Sprintf("line %d\n", i)); n != 1 {
+			t.Fatalf("line %d shown %d times", i, n)
+		}
+	}
+	evs, _ := ws.Store().Events(ctx, run.ID)
+	var path []string
+	for _, e := range evs {
+		path = append(path, string(e.To))
+	}
+	if !strings.Contains(strings.Join(path, ","), "NotResponding,Running") {
+		t.Errorf("events %v lack NotResponding then Running", path)
 	}
 }

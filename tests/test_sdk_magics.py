@@ -82,7 +82,7 @@ def test_compute_create_and_list(sk):
 def test_compute_bad_inputs(sk):
     k, _ = sk
     assert_error(k, "%compute create local x", "2 to 16")
-    assert_error(k, "%compute create ssh box", "not available yet")
+    assert_error(k, "%compute create ssh box", "needs --address and --user")
     assert_error(k, "%compute show nosuch", "not found", "%compute list")
 
 

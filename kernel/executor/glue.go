@@ -140,6 +140,10 @@ func (a api) Page(text string) { a.s.page = append(a.s.page, text) }
 
 func (a api) GoPath() string { return a.s.e.cfg.GoPath }
 
+func (a api) Ask(prompt string, password bool) (string, error) {
+	return a.s.e.readInput(a.ctx, prompt, password)
+}
+
 // scope tells the assistant what the cells have defined.
 type scope struct{ s *session }
 

@@ -12,6 +12,7 @@ func init() {
 		// function, constant and variable definitions
 		"CanTransition":         reflect.ValueOf(workspace.CanTransition),
 		"DefaultDir":            reflect.ValueOf(workspace.DefaultDir),
+		"ErrCursorMoved":        reflect.ValueOf(&workspace.ErrCursorMoved).Elem(),
 		"ErrExists":             reflect.ValueOf(&workspace.ErrExists).Elem(),
 		"ErrIllegalTransition":  reflect.ValueOf(&workspace.ErrIllegalTransition).Elem(),
 		"ErrImmutable":          reflect.ValueOf(&workspace.ErrImmutable).Elem(),
@@ -53,6 +54,7 @@ func init() {
 		"ProvisioningState": reflect.ValueOf((*workspace.ProvisioningState)(nil)),
 		"Run":               reflect.ValueOf((*workspace.Run)(nil)),
 		"RunSpec":           reflect.ValueOf((*workspace.RunSpec)(nil)),
+		"RunUpdate":         reflect.ValueOf((*workspace.RunUpdate)(nil)),
 		"Secret":            reflect.ValueOf((*workspace.Secret)(nil)),
 		"State":             reflect.ValueOf((*workspace.State)(nil)),
 		"Target":            reflect.ValueOf((*workspace.Target)(nil)),

@@ -260,3 +260,51 @@ func waitExperiment(t *testing.T, w *Workspace, name string, done <-chan error) 
 		}
 	}
 }
+
+// reopenChildEnv, when set, names the workspace that
+// TestReopenKeepsTheOtherOpenWorkspaceAlive's child opens and closes.
+const reopenChildEnv = "GANTRY_WORKSPACE_TEST_REOPEN_CHILD"
+
+// Opening a workspace a second time in a process must not drop the locks
+// the first one holds: if it did, another process closing its last
+// connection would delete the -wal and -shm files under the first, whose
+// next write would fail with a disk I/O error.
+func TestReopenKeepsTheOtherOpenWorkspaceAlive(t *testing.T) {
+	if dir := os.Getenv(reopenChildEnv); dir != "" {
+		w, err := Open(t.Context(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Experiment(t.Context(), "child"); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		return
+	}
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "ws")
+	first, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := first.Experiment(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Close()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestReopenKeepsTheOtherOpenWorkspaceAlive$", "-test.count=1")
+	cmd.Env = append(os.Environ(), reopenChildEnv+"="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "workspace.db-shm")); err != nil {
+		t.Errorf("the -shm file of an open workspace is gone: %v", err)
+	}
+	if _, err := first.Experiment(ctx, "after"); err != nil {
+		t.Errorf("write after another process closed: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -145,13 +146,20 @@ func (w *Workspace) makeLayout() error {
 
 func (w *Workspace) openDB(ctx context.Context) error {
 	path := w.dbPath()
-	// Create the file ourselves so that it is private to the user. SQLite
-	// gives its -wal and -shm files the same mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
+	// Create the file ourselves so that it is private to the user (SQLite
+	// gives its -wal and -shm files the same mode), but only when it does
+	// not exist: closing a descriptor of a file drops every POSIX lock this
+	// process holds on it, so opening and closing a database that another
+	// Workspace of this process has open would drop that one's SHARED lock.
+	// The next process to close its last connection would then take the
+	// database for unused and delete the -wal and -shm files under it.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrExist):
 		return err
 	}
 	db, err := sql.Open("sqlite3", sqlitedsn.For(path, w.busy))

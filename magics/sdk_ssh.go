@@ -1,0 +1,183 @@
+package magics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+
+	"gantry/sdk"
+	"gantry/sdk/workspace"
+)
+
+// sshFlags are the options of %compute attach ssh.
+func sshFlags() flagSpec {
+	return flagSpec{
+		"--address": true, "--port": true, "--user": true, "--key": true,
+		"--passphrase-env": true, "--passphrase": false, "--password-env": true, "--password": false,
+		"--known-hosts": true, "--trust-on-first-use": false, "--jump": true, "--remote-root": true,
+		"--connect-timeout": true,
+	}
+}
+
+// sshUsage is the syntax of %compute attach ssh.
+const sshUsage = "%compute attach ssh NAME --address HOST [--port 22] --user USER (--key FILE [--passphrase-env VAR | --passphrase] | --password-env VAR | --password) [--known-hosts FILE] [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR] [--connect-timeout SECONDS] [--max-concurrent-runs N]"
+
+// attachSSH is %compute attach ssh NAME ...: it connects, installs the
+// agent, describes the machine and saves the target.
+func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, name string, p *parsedArgs) error {
+	cfg := sdk.SSHCompute{
+		Address:          p.opts["--address"],
+		User:             p.opts["--user"],
+		KeyFile:          p.opts["--key"],
+		PassphraseEnv:    p.opts["--passphrase-env"],
+		PasswordEnv:      p.opts["--password-env"],
+		KnownHosts:       p.opts["--known-hosts"],
+		RemoteRoot:       p.opts["--remote-root"],
+		TrustOnFirstUse:  has(p, "--trust-on-first-use"),
+		PromptPassword:   has(p, "--password"),
+		PromptPassphrase: has(p, "--passphrase"),
+	}
+	var err error
+	if cfg.Port, err = intOpt("compute", p, "--port", 0); err != nil {
+		return err
+	}
+	if cfg.ConnectTimeoutSeconds, err = intOpt("compute", p, "--connect-timeout", 0); err != nil {
+		return err
+	}
+	if cfg.MaxConcurrentRuns, err = intOpt("compute", p, "--max-concurrent-runs", 0); err != nil {
+		return err
+	}
+	if cfg.Address == "" || cfg.User == "" {
+		return fmt.Errorf("%%compute attach ssh needs --address and --user: %s", sshUsage)
+	}
+	if j := p.opts["--jump"]; j != "" {
+		hop, err := parseHop(j)
+		if err != nil {
+			return fmt.Errorf("%%compute attach: --jump %q: %w", j, err)
+		}
+		hop.KeyFile, hop.PasswordEnv, hop.PassphraseEnv = cfg.KeyFile, cfg.PasswordEnv, cfg.PassphraseEnv
+		hop.PromptPassword, hop.PromptPassphrase = cfg.PromptPassword, cfg.PromptPassphrase
+		hop.KnownHosts, hop.TrustOnFirstUse = cfg.KnownHosts, cfg.TrustOnFirstUse
+		cfg.Jump = &hop
+	}
+	if err := s.askSecrets(c, ws, name, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Connecting to %s@%s ...\n", cfg.User, cfg.Address)
+	probe, err := ws.AttachSSHCompute(ctx, name, cfg)
+	if err != nil {
+		return fmt.Errorf("%%compute attach: %w", err)
+	}
+	fmt.Fprintf(c.Stdout, "Attached SSH compute target %s (%s@%s).\n", name, cfg.User, cfg.Address)
+	writeMachine(c.Stdout, probe)
+	return nil
+}
+
+// askSecrets prompts for the password or passphrase a target is set to
+// prompt for, keeping the answer in this kernel's memory only.
+func (s *sdkMagics) askSecrets(c *Call, ws *sdk.Workspace, name string, cfg sdk.SSHCompute) error {
+	ask := func(what, prompt string) error {
+		v, err := c.S.Ask(prompt, true)
+		if err != nil {
+			return fmt.Errorf("%%compute: the %s of %s is asked for, and no answer came (%v): keep it in an environment variable and use --%s-env instead", what, name, err, what)
+		}
+		return ws.SetSecret(name, what, v)
+	}
+	if cfg.PromptPassword {
+		if err := ask("password", fmt.Sprintf("Password for %s@%s: ", cfg.User, cfg.Address)); err != nil {
+			return err
+		}
+	}
+	if cfg.PromptPassphrase {
+		if err := ask("passphrase", "Passphrase for "+cfg.KeyFile+": "); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// connectSSH is %compute connect NAME: ask again for a target's prompted
+// secrets (after a kernel restart) and connect.
+func (s *sdkMagics) connectSSH(ctx context.Context, c *Call, ws *sdk.Workspace, name string) error {
+	t, err := ws.ComputeTarget(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%%compute connect: %w%s", err, notFoundHint(err, "%compute list shows the targets"))
+	}
+	if t.Kind != workspace.KindSSH {
+		return fmt.Errorf("%%compute connect: %s is a %s target; only SSH targets connect", name, t.Kind)
+	}
+	cfg, err := sshConfig(t)
+	if err != nil {
+		return err
+	}
+	if err := s.askSecrets(c, ws, t.Name, cfg); err != nil {
+		return err
+	}
+	return s.machineStatus(ctx, c, ws, t.Name)
+}
+
+// machineStatus is %compute status NAME for an SSH target.
+func (s *sdkMagics) machineStatus(ctx context.Context, c *Call, ws *sdk.Workspace, name string) error {
+	probe, err := ws.MachineStatus(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%%compute status: %w", err)
+	}
+	fmt.Fprintf(c.Stdout, "%s is reachable.\n", name)
+	writeMachine(c.Stdout, probe)
+	return nil
+}
+
+func sshConfig(t workspace.Target) (sdk.SSHCompute, error) {
+	var cfg sdk.SSHCompute
+	if err := json.Unmarshal(t.Config, &cfg); err != nil {
+		return cfg, fmt.Errorf("target %s: its configuration is unreadable: %w", t.Name, err)
+	}
+	return cfg, nil
+}
+
+// writeMachine writes what a probe found.
+func writeMachine(w io.Writer, m *sdk.MachineInfo) {
+	or := func(s, none string) string {
+		if s == "" {
+			return none
+		}
+		return s
+	}
+	fmt.Fprintf(w, "  OS:      %s (kernel %s, %s), %d CPUs, %d MiB memory\n", m.OS, m.Kernel, m.Arch, m.CPUs, m.MemoryMB)
+	fmt.Fprintf(w, "  Python:  %s\n", or(strings.TrimSpace(m.Python+" "+m.PythonPath), "none on PATH: runs need an interpreter path, a system-managed environment with conda, or Docker"))
+	fmt.Fprintf(w, "  Conda:   %s\n", or(m.Conda, "none"))
+	fmt.Fprintf(w, "  Docker:  %s\n", or(m.Docker, "none ("+m.DockerNote+")"))
+	gpus := "none"
+	if len(m.GPUs) > 0 {
+		gpus = strings.Join(m.GPUs, "; ")
+	}
+	fmt.Fprintf(w, "  GPUs:    %s\n", gpus)
+	fmt.Fprintf(w, "  Disk:    %d MiB free under the remote root\n", m.FreeDiskMB)
+}
+
+// parseHop parses USER@HOST[:PORT].
+func parseHop(s string) (sdk.SSHCompute, error) {
+	user, hostport, ok := strings.Cut(s, "@")
+	if !ok || user == "" || hostport == "" {
+		return sdk.SSHCompute{}, errors.New("give the jump host as USER@HOST or USER@HOST:PORT")
+	}
+	hop := sdk.SSHCompute{User: user, Address: hostport}
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			return hop, fmt.Errorf("port %q is not a number", p)
+		}
+		hop.Address, hop.Port = h, port
+	}
+	return hop, nil
+}
+
+func has(p *parsedArgs, opt string) bool {
+	_, ok := p.opts[opt]
+	return ok
+}

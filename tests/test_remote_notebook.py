@@ -1,0 +1,140 @@
+"""Notebook 02 (the training script moved to an SSH target) runs end to end
+against a real OpenSSH server started by scripts/sshd.sh, and the %compute
+magics attach and describe SSH targets."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import KERNEL_NAME, ROOT, assert_error, notebook_cell as cell, cell_text as text, stdout_of
+
+NOTEBOOK = ROOT / "notebooks" / "02-remote-vm.ipynb"
+SSHD = ROOT / "scripts" / "sshd.sh"
+RUN_TIMEOUT = 180  # hang guard per cell
+
+pytestmark = [
+    pytest.mark.skipif(KERNEL_NAME != "gantry", reason="Go notebook"),
+    pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(), reason="needs openssh-server (scripts/setup.sh installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sshd")
+    port = _free_port()
+    subprocess.run([str(SSHD), "start", str(d), str(port)], check=True, capture_output=True)
+    env = {
+        "GANTRY_SSH_ADDRESS": "127.0.0.1",
+        "GANTRY_SSH_PORT": str(port),
+        "GANTRY_SSH_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
+        "GANTRY_SSH_KEY": str(d / "id_ed25519"),
+        "GANTRY_SSH_KNOWN_HOSTS": str(d / "known_hosts"),
+        "GANTRY_SSH_REMOTE_ROOT": str(d / "remote-root"),
+    }
+    yield d, env
+    subprocess.run([str(SSHD), "stop", str(d)], check=False)
+
+
+@pytest.fixture(scope="module")
+def remote_nb(jupyter_env, sshd, tmp_path_factory):
+    pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
+    _, env = sshd
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    workdir = tmp_path_factory.mktemp("remote")
+    env = dict(env, GANTRY_WORKSPACE=str(workdir / "ws"), GANTRY_PYTHON=sys.executable)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=RUN_TIMEOUT, startup_timeout=60,
+                                allow_errors=True, resources={"metadata": {"path": str(workdir)}})
+        client.execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    nbformat.write(nb, workdir / "executed.ipynb")
+    return nb, workdir
+
+
+def test_every_cell_ran_without_error(remote_nb):
+    nb, _ = remote_nb
+    problems = []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        if not c.execution_count:
+            problems.append(f"did not run: {c.source[:60]!r}")
+        errs = [o for o in c.outputs if o.output_type == "error"]
+        if errs:
+            problems.append(f"{c.source[:60]!r}: {errs[0].ename}: {errs[0].evalue}")
+    assert not problems, "\n".join(problems)
+
+
+def test_attach_reports_the_machine(remote_nb):
+    nb, _ = remote_nb
+    out = text(cell(nb, "AttachSSHCompute"))
+    assert re.search(r"attached gpu-box: .+, linux/\w+, \d+ CPUs", out), out
+    assert "python: Python 3." in out, out
+    status = text(cell(nb, "%compute status gpu-box"))
+    assert "gpu-box is reachable." in status and "Python:  Python 3." in status and "MiB free" in status, status
+
+
+def test_same_script_same_numbers_on_both_targets(remote_nb):
+    nb, _ = remote_nb
+    out = text(cell(nb, "func wait("))
+    assert "remote run: Completed" in out and "local run:  Completed" in out, out
+    assert out.count("fold 4: r2") == 2 and out.count("saved to outputs/model.pkl") == 2, out
+    mses = re.findall(r"test mse ([0-9.]+)", out)
+    assert len(mses) == 2 and mses[0] == mses[1], out
+
+
+def test_resubmit_sends_only_the_changed_file(remote_nb):
+    nb, _ = remote_nb
+    first = text(cell(nb, "func sent("))
+    m = re.search(r"first submit sent: (\d+) of (\d+) files, (\d+) bytes", first)
+    assert m and m.group(1) == m.group(2) and int(m.group(3)) > 0, first
+    again = text(cell(nb, "resubmit sent"))
+    notes = len("Ridge regression on the diabetes data; alpha from --alpha.\n")
+    assert re.search(rf"resubmit sent: 1 of \d+ files, {notes} bytes", again), again
+
+
+def test_run_found_again_after_reopening(remote_nb):
+    nb, _ = remote_nb
+    out = text(cell(nb, "after reopening"))
+    assert "after reopening: Completed" in out, out
+    assert out.count("fold 4: r2") == 1, out  # each line once
+    assert re.search(r"metrics: mse [0-9.]+, r2 0\.\d+, 5 cross-validation folds", out), out
+    assert "outputs/model.pkl" in text(cell(nb, "the model came back"))
+
+
+def test_compute_magics_attach_and_refuse(k, sshd, tmp_path):
+    d, env = sshd
+    k.run(f'%cd {tmp_path}')
+    common = (f"--address 127.0.0.1 --port {env['GANTRY_SSH_PORT']} --user {env['GANTRY_SSH_USER']} "
+              f"--key {env['GANTRY_SSH_KEY']} --remote-root {d / 'magic-root'}")
+    reply, outputs = k.run(f"%compute attach box --kind ssh {common} --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']}")
+    out = stdout_of(outputs)
+    assert reply["content"]["status"] == "ok", outputs
+    assert "Attached SSH compute target box" in out and "Python:  Python 3." in out, out
+    # An unknown host key is refused, saying how to check it, and nothing is saved.
+    empty = tmp_path / "empty_known_hosts"
+    assert_error(k, f"%compute attach box2 --kind ssh {common} --known-hosts {empty}", "host key", "is not in", "SHA256:")
+    assert_error(k, "%compute show box2", "not found")
+    # A password prompt with no stdin allowed fails clearly, never hangs.
+    assert_error(k, f"%compute attach box3 --kind ssh --address 127.0.0.1 --user x --password", "no answer came")
