@@ -32,6 +32,28 @@ type Server struct {
 	Root    string
 	Exe     string // this binary, which runs the agents
 	Version string
+
+	mu      sync.Mutex
+	started map[string]chan struct{} // agents this server started, closed when they exit
+}
+
+// alive reports whether the run's agent runs. An agent this server
+// started is alive until it exits (right after the fork its command line
+// is still this server's); any other is judged by its PID file.
+func (s *Server) alive(dir, runID string) bool {
+	s.mu.Lock()
+	done, ok := s.started[runID]
+	s.mu.Unlock()
+	if ok {
+		select {
+		case <-done:
+			return false
+		default:
+			return true
+		}
+	}
+	_, alive := agentPID(dir, runID)
+	return alive
 }
 
 // Layout of Root.
@@ -245,7 +267,7 @@ func (s *Server) start(runID string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if pid, alive := agentPID(dir, runID); alive {
+	if pid, alive := agentPID(dir, runID); alive || s.alive(dir, runID) {
 		return pid, nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, journal.FileName)); err == nil {
@@ -267,7 +289,14 @@ func (s *Server) start(runID string) (int, error) {
 	// The agent writes its PID itself; write it here too, so a status
 	// check right after start sees it.
 	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(pid)), 0o600)
-	go func() { _ = cmd.Wait() }()
+	done := make(chan struct{})
+	s.mu.Lock()
+	if s.started == nil {
+		s.started = map[string]chan struct{}{}
+	}
+	s.started[runID] = done
+	s.mu.Unlock()
+	go func() { _ = cmd.Wait(); close(done) }()
 	return pid, nil
 }
 
@@ -293,7 +322,7 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		resp := &Response{}
-		_, resp.Alive = agentPID(dir, req.Run)
+		resp.Alive = s.alive(dir, req.Run)
 		if fi, err := os.Stat(filepath.Join(dir, journal.HeartbeatFile)); err == nil {
 			resp.HeartbeatAgeMS = time.Since(fi.ModTime()).Milliseconds()
 		} else {

@@ -86,6 +86,7 @@ type follower struct {
 	job        driver.Job
 	cfg        Config
 	cancelSent bool
+	deadSeen   int // syncs in a row that found the agent gone and no outcome
 }
 
 // sync brings the local record up to date once.
@@ -139,8 +140,11 @@ func (f *follower) sync(ctx context.Context, c *Conn, state workspace.State) err
 			_ = f.ws.Heartbeat(ctx, id)
 		}
 	}
-	if !jr.Alive && complete && !final {
-		// The agent is gone and its journal ends without an outcome.
+	if jr.Alive || !complete || final {
+		f.deadSeen = 0
+	} else if f.deadSeen++; f.deadSeen >= 2 {
+		// The agent is gone, twice in a row, and its journal ends without
+		// an outcome.
 		r, err := f.ws.Run(ctx, id)
 		if err == nil && !r.State.Final() {
 			_ = f.ws.Transition(ctx, id, workspace.StateFailed, fmt.Sprintf(
