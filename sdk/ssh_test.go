@@ -17,6 +17,7 @@ import (
 	"time"
 
 	sshdriver "gantry/sdk/driver/ssh"
+	"gantry/sdk/environment"
 	"gantry/sdk/workspace"
 )
 
@@ -500,7 +501,7 @@ for i in range(120):
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.script(t, "stop", s.dir) // the daemon and every connection
+	s.script(t, "stop", s.dir)              // the daemon and every connection
 	deadline := time.Now().Add(time.Minute) // hang guard
 	for {
 		st, err := run.Status(ctx)
@@ -532,5 +533,102 @@ for i in range(120):
 	}
 	if !strings.Contains(strings.Join(path, ","), "NotResponding,Running") {
 		t.Errorf("events %v lack NotResponding then Running", path)
+	}
+}
+
+// Several runs on one target share one connection, and a target that runs
+// one at a time queues the rest there; a queued run cancels.
+func TestSSHRunsShareOneConnectionAndQueue(t *testing.T) {
+	s := startSSHD(t)
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	c := s.config(t)
+	c.MaxConcurrentRuns = 2
+	if _, err := ws.AttachSSHCompute(ctx, "box", c); err != nil {
+		t.Fatal(err)
+	}
+	src := writeScript(t, `import sys, time
+print("run", sys.argv[1], flush=True)
+time.sleep(float(sys.argv[2]))
+`)
+	submit := func(name, sleep string) *Run {
+		r, err := ws.Experiment("many").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+			Arguments: []string{name, sleep}, RunConfig: RunConfiguration{Target: "box"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var runs []*Run
+	for i := 0; i < 6; i++ {
+		runs = append(runs, submit(strconv.Itoa(i), "0.3"))
+	}
+	for i, r := range runs {
+		if st, out := waitRun(t, r); st != workspace.StateCompleted || !strings.Contains(out, "run "+strconv.Itoa(i)+"\n") {
+			t.Fatalf("run %d: %s\n%s", i, st, out)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(s.dir, "sshd.log"))
+	if n := bytes.Count(log, []byte("Accepted publickey")); n != 1 {
+		t.Errorf("%d logins for an attach and 6 runs, want 1: the connection attach made, shared\n%s", n, log)
+	}
+	// Two long runs hold both slots; a third waits Queued and is canceled.
+	a, b := submit("a", "60"), submit("b", "60")
+	for _, r := range []*Run{a, b} {
+		for st, _ := r.Status(ctx); st != workspace.StateRunning; st, _ = r.Status(ctx) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	queued := submit("q", "0")
+	time.Sleep(500 * time.Millisecond)
+	if st, _ := queued.Status(ctx); st != workspace.StateQueued {
+		t.Fatalf("the run behind two busy slots is %s, want Queued", st)
+	}
+	for _, r := range []*Run{queued, a, b} {
+		if err := r.Cancel(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, out := waitRun(t, r); st != workspace.StateCanceled {
+			t.Fatalf("after cancel: %s\n%s", st, out)
+		}
+	}
+}
+
+// A system-managed environment is built on the machine, in its remote
+// root, and reused there by the next run with the same spec.
+func TestSSHSystemManagedEnvironmentBuiltThereAndReused(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	ctx := context.Background()
+	out, err := exec.Command("python3", "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')").Output()
+	if err != nil {
+		t.Skip("python3 is needed")
+	}
+	if err := exec.Command("python3", "-c", "import venv, ensurepip").Run(); err != nil {
+		t.Skip("python3 -m venv is unavailable")
+	}
+	env := environment.New("plain")
+	env.Python.CondaDependencies = &environment.CondaDependencies{Name: "plain",
+		CondaPackages: []string{"python=" + strings.TrimSpace(string(out)), "pip"}}
+	src := writeScript(t, "import sys\nprint('python', sys.executable)\n")
+	var logs []string
+	for i := 0; i < 2; i++ {
+		r, err := ws.Experiment("env").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+			RunConfig: RunConfiguration{Target: "box", Environment: env}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, out := waitRun(t, r)
+		if st != workspace.StateCompleted || !strings.Contains(out, "/remote/envs/") {
+			dir, _ := r.Dir()
+			elog, _ := os.ReadFile(filepath.Join(dir, "logs", "environment.log"))
+			t.Fatalf("run %d: %s\n%s\nenvironment log:\n%s", i, st, out, elog)
+		}
+		dir, _ := r.Dir()
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", "environment.log"))
+		logs = append(logs, string(b))
+	}
+	if strings.Contains(logs[0], "reusing it") || !strings.Contains(logs[1], "reusing it") {
+		t.Errorf("first build log:\n%s\nsecond:\n%s", logs[0], logs[1])
 	}
 }

@@ -108,6 +108,11 @@ type Writer struct {
 	mu  sync.Mutex
 	f   *os.File
 	st  workspace.State
+	// cancelTaken is set once a transition was made out of a cancel
+	// request: from then on the cancel file no longer counts as the state
+	// CancelRequested (as in the workspace, where the request is a state
+	// the run leaves).
+	cancelTaken bool
 }
 
 // Create opens the journal in runDir for appending, creating it. The
@@ -180,7 +185,7 @@ func (w *Writer) Transition(ctx context.Context, runID string, to workspace.Stat
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	from := w.st
-	if !from.Final() && from != workspace.StateCancelRequested && w.cancelRequested() {
+	if !w.cancelTaken && !from.Final() && from != workspace.StateCancelRequested && w.cancelRequested() {
 		from = workspace.StateCancelRequested
 	}
 	if !workspace.CanTransition(from, to) {
@@ -188,6 +193,9 @@ func (w *Writer) Transition(ctx context.Context, runID string, to workspace.Stat
 	}
 	if err := w.append(Entry{Type: TypeState, State: string(to), Reason: reason}, true); err != nil {
 		return err
+	}
+	if from == workspace.StateCancelRequested {
+		w.cancelTaken = true
 	}
 	w.st = to
 	return nil

@@ -337,7 +337,7 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if resp.Size > req.Offset || !resp.Alive || !time.Now().Before(deadline) {
 			if resp.Size > req.Offset {
-				resp.Data, err = journal.ReadFrom(path, req.Offset, limit)
+				resp.Data, err = readInside(dir, path, req.Offset, limit)
 				if err != nil {
 					return nil, err
 				}
@@ -361,6 +361,10 @@ func inside(dir, name string) (string, error) {
 	p := filepath.Join(dir, name)
 	real, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Missing: fine, unless a dangling symlink is what is missing.
+		if fi, lerr := os.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return "", fmt.Errorf("%q is a symlink to nothing: not served", name)
+		}
 		return p, nil
 	}
 	if err != nil {
@@ -404,4 +408,31 @@ func (s *Server) outputs(runID string) (*Response, error) {
 		return nil
 	})
 	return resp, err
+}
+
+// readInside reads path from offset, at most limit bytes, checking on the
+// open file that it is inside dir: a symlink swapped in after inside()
+// looked is not followed out.
+func readInside(dir, path string, offset int64, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd())); err == nil {
+		rdir, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return nil, err
+		}
+		if rel, err := filepath.Rel(rdir, real); err != nil || !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("%s leads out of the run's directory: not served", path)
+		}
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(f, int64(limit)))
 }

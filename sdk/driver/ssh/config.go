@@ -81,6 +81,9 @@ func (c *Config) Check() error {
 	if strings.ContainsAny(c.Address, " /@") {
 		return fmt.Errorf("SSH target: address %q is not a host name or IP address (give the user and port separately)", c.Address)
 	}
+	if strings.Contains(c.Address, ":") && net.ParseIP(c.Address) == nil {
+		return fmt.Errorf("SSH target: address %q holds a colon and is not an IPv6 address: give the port separately (port 2222, not host:2222)", c.Address)
+	}
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("SSH target: port %d is out of range 1-65535", c.Port)
 	}
