@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo test go-test py-test bench bench-sdk clean
+.PHONY: all setup build demo demo-remote test go-test py-test bench bench-sdk bench-ssh clean
 
 all: test
 
@@ -25,6 +25,11 @@ demo: setup
 	GANTRY_PYTHON="$(abspath $(PY))" GANTRY_WORKSPACE= $(PY) scripts/run_notebook.py --out $(BUILD)/notebooks \
 		notebooks/00-kernel-tour.ipynb notebooks/01-local-training.ipynb
 
+# The same training script on an SSH target: a real sshd on 127.0.0.1
+# (scripts/sshd.sh) stands in for the remote machine.
+demo-remote: setup
+	scripts/demo_remote.sh $(BUILD)/notebooks
+
 test: setup
 	$(MAKE) --no-print-directory -k go-test py-test
 
@@ -42,6 +47,11 @@ bench: setup
 # ingestion, output latency); writes bench/results/sdk.md.
 bench-sdk: build
 	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/sdkbench -python "$(abspath $(PY))" -out bench/results/sdk.md
+
+# The SSH target against a real sshd: submit -> started beside ssh -S,
+# resubmit bytes, log latency; writes bench/results/ssh.md.
+bench-ssh: build
+	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/sshbench -python "$(abspath $(PY))" -out bench/results/ssh.md
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache

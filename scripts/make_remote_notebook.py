@@ -83,6 +83,12 @@ code("""
 if err := ws.CreateLocalCompute(ctx, "local", sdk.LocalCompute{}); err != nil {
 	fmt.Println("note:", err)
 }
+// Run again, this notebook attaches afresh: the machine may have moved.
+if _, err := ws.ComputeTarget(ctx, "gpu-box"); err == nil {
+	if err := ws.DetachCompute(ctx, "gpu-box"); err != nil {
+		panic(err)
+	}
+}
 machine, err := ws.AttachSSHCompute(ctx, "gpu-box", box)
 if err != nil {
 	panic(err)
@@ -202,7 +208,9 @@ the whole output, each line once, with every metric.
 """)
 code("""
 id := again.ID
-ws.Close()
+if err := ws.Close(); err != nil {
+	panic(err)
+}
 
 ws, err = sdk.OpenWorkspace(ctx, "")
 if err != nil {
@@ -229,7 +237,9 @@ if err != nil {
 	panic(err)
 }
 fmt.Printf("the model came back with the run: outputs/model.pkl, %d bytes\\n", info.Size())
-ws.Close()
+if err := ws.Close(); err != nil {
+	panic(err)
+}
 """)
 
 nb = {"cells": cells, "metadata": train["metadata"], "nbformat": 4, "nbformat_minor": 5}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,108 @@ def test_compute_magics_attach_and_refuse(k, sshd, tmp_path):
     assert_error(k, "%compute show box2", "not found")
     # A password prompt with no stdin allowed fails clearly, never hangs.
     assert_error(k, f"%compute attach box3 --kind ssh --address 127.0.0.1 --user x --password", "no answer came")
+
+
+SUBMIT_REMOTE = r'''
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gantry/sdk"
+)
+ctx := context.Background()
+ws, err := sdk.OpenWorkspace(ctx, WSDIR)
+if err != nil {
+	panic(err)
+}
+port, _ := strconv.Atoi(PORT)
+if _, err := ws.AttachSSHCompute(ctx, "box", sdk.SSHCompute{Address: "127.0.0.1", Port: port, User: USER,
+	KeyFile: KEY, KnownHosts: KNOWN, RemoteRoot: ROOTDIR}); err != nil {
+	panic(err)
+}
+src := filepath.Join(WSDIR, "..", "src")
+os.MkdirAll(src, 0o755)
+os.WriteFile(filepath.Join(src, "slow.py"), []byte(`import time, gantry_run
+print("starting", flush=True)
+for i in range(40):
+    print("line", i, flush=True)
+    gantry_run.log("i", i)
+    time.sleep(0.1)
+print("done")
+`), 0o644)
+run, err := ws.Experiment("survive").Submit(ctx, sdk.ScriptRunConfig{SourceDirectory: src, Script: "slow.py",
+	RunConfig: sdk.RunConfiguration{Target: "box"}})
+if err != nil {
+	panic(err)
+}
+fmt.Println("RUN", run.ID)
+'''
+
+RESUME_REMOTE = r'''
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"gantry/sdk"
+)
+ctx := context.Background()
+ws, err := sdk.OpenWorkspace(ctx, WSDIR)
+if err != nil {
+	panic(err)
+}
+run, err := ws.Run(ctx, RUNID)
+if err != nil {
+	panic(err)
+}
+st, _, err := run.WaitForCompletion(ctx, sdk.WaitOptions{Output: os.Stdout})
+m, _ := run.Metrics(ctx)
+fmt.Println("STATE", st, err, "POINTS", len(m.Series["i"]))
+'''
+
+
+def test_remote_run_survives_kernel_shutdown(jupyter_env, sshd, tmp_path):
+    """Close the laptop: the kernel that submitted the run dies mid-run; a
+    new kernel finds the run and gets every line and metric once."""
+    from conftest import start_kernel, summarize
+    d, env = sshd
+    wsdir = tmp_path / "ws"
+    subst = {"WSDIR": f'"{wsdir}"', "PORT": f'"{env["GANTRY_SSH_PORT"]}"', "USER": f'"{env["GANTRY_SSH_USER"]}"',
+             "KEY": f'"{env["GANTRY_SSH_KEY"]}"', "KNOWN": f'"{env["GANTRY_SSH_KNOWN_HOSTS"]}"',
+             "ROOTDIR": f'"{tmp_path / "remote-root"}"'}
+    code = SUBMIT_REMOTE
+    for k_, v in subst.items():
+        code = code.replace(k_, v)
+    k = start_kernel()
+    try:
+        reply, outputs = k.run(code, timeout=60)
+        assert reply["content"]["status"] == "ok", summarize(outputs)
+        m = re.search(r"RUN (\S+)", stdout_of(outputs))
+        assert m, summarize(outputs)
+        run_id = m.group(1)
+        # Let part of the output arrive before the kernel dies.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            logs = list(wsdir.rglob("output.log"))
+            if logs and "line 3" in logs[0].read_text():
+                break
+            time.sleep(0.05)
+    finally:
+        k.kc.stop_channels()
+        k.km.shutdown_kernel(now=True)
+    k2 = start_kernel()
+    try:
+        code = RESUME_REMOTE.replace("WSDIR", f'"{wsdir}"').replace("RUNID", f'"{run_id}"')
+        reply, outputs = k2.run(code, timeout=120)
+        assert reply["content"]["status"] == "ok", summarize(outputs)
+        out = stdout_of(outputs)
+        assert "STATE Completed <nil> POINTS 40" in out, out
+        assert out.startswith("starting\n"), out
+        for i in range(40):
+            assert out.count(f"line {i}\n") == 1, out
+        assert "done\n" in out, out
+    finally:
+        k2.shutdown()
