@@ -244,3 +244,25 @@ def test_remote_run_survives_kernel_shutdown(jupyter_env, sshd, tmp_path):
         assert "done\n" in out, out
     finally:
         k2.shutdown()
+
+
+def test_password_prompt_goes_through_input_request(k, sshd, tmp_path):
+    """--password asks with input_request(password=True); the answer logs
+    in and is kept nowhere on disk."""
+    d, env = sshd
+    if not (d / "password.txt").exists():
+        pytest.skip("the password user is created only when scripts/sshd.sh runs as root")
+    password = (d / "password.txt").read_text().strip()
+    k.run(f"%cd {tmp_path}")
+    reply, outputs = k.run(
+        f"%compute attach pwbox --kind ssh --address 127.0.0.1 --port {env['GANTRY_SSH_PORT']} --user gantry-pw "
+        f"--password --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']}",
+        allow_stdin=True, stdin_replies=[password], timeout=60)
+    assert reply["content"]["status"] == "ok", outputs
+    reqs = [r["content"] for r in k.input_requests]
+    assert reqs and reqs[-1]["password"] is True and "gantry-pw@127.0.0.1" in reqs[-1]["prompt"], reqs
+    assert "Attached SSH compute target pwbox" in stdout_of(outputs)
+    stored = subprocess.run(["grep", "-rlF", password, str(tmp_path)], capture_output=True, text=True)
+    assert stored.returncode == 1, f"the password is stored in {stored.stdout}"
+    show = stdout_of(k.run("%compute show pwbox")[1])
+    assert password not in show and '"prompt_password": true' in show, show
