@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/mattn/go-sqlite3"
+	_ "github.com/mattn/go-sqlite3" // registers the driver
 
 	"gantry/internal/sqlitedsn"
 )
@@ -257,17 +257,23 @@ func (e *lockedError) Unwrap() error { return e.err }
 
 func (e *lockedError) Is(target error) bool { return target == ErrLocked }
 
+// sqliteErrKind is what an SQLite error means to a caller.
+type sqliteErrKind int
+
+const (
+	sqliteOther  sqliteErrKind = iota
+	sqliteBusy                 // busy or locked: another writer held on
+	sqliteNotADB               // the file is not an SQLite database
+)
+
 // errorf wraps err with the operation described by format and args. An
 // SQLite busy error becomes one that matches ErrLocked and says what to do.
 func (w *Workspace) errorf(err error, format string, args ...any) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrBusy, sqlite3.ErrLocked:
-			err = &lockedError{dir: w.dir, wait: w.busy, err: err}
-		case sqlite3.ErrNotADB:
-			err = fmt.Errorf("%s is not a Gantry workspace database: %w", w.dbPath(), err)
-		}
+	switch sqliteKind(err) {
+	case sqliteBusy:
+		err = &lockedError{dir: w.dir, wait: w.busy, err: err}
+	case sqliteNotADB:
+		err = fmt.Errorf("%s is not a Gantry workspace database: %w", w.dbPath(), err)
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }
