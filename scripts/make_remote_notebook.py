@@ -42,7 +42,6 @@ address, user and key there instead.
 code("""
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -162,28 +161,18 @@ code("sdk.Compare(ctx, []*sdk.Run{local, remote}, \"mse\")")
 md("""
 ## 4. Only what changed travels
 
-The run's handle records what its submit sent. The first submit to a new
+`Run.Transfer` says what a run's submit sent. The first submit to a new
 machine sends every file of the snapshot; after a one-line change, the
 resubmit sends that one file.
 """)
 code("""
 // sent reports what a run's submit sent to its machine.
 func sent(r *sdk.Run) string {
-	d, err := r.Details(ctx)
+	t, _, err := r.Transfer(ctx)
 	if err != nil {
 		panic(err)
 	}
-	var h struct {
-		State struct {
-			BytesSent  int64 `json:"bytes_sent"`
-			BlobsSent  int   `json:"blobs_sent"`
-			BlobsTotal int   `json:"blobs_total"`
-		} `json:"state"`
-	}
-	if err := json.Unmarshal([]byte(d.Properties["gantry.driver.handle"]), &h); err != nil {
-		panic(err)
-	}
-	return fmt.Sprintf("%d of %d files, %d bytes", h.State.BlobsSent, h.State.BlobsTotal, h.State.BytesSent)
+	return fmt.Sprintf("%d of %d files, %d bytes", t.FilesSent, t.Files, t.BytesSent)
 }
 fmt.Println("first submit sent:", sent(remote))
 """)

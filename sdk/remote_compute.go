@@ -174,3 +174,28 @@ func (ws *Workspace) closeRemotes() {
 		r.pool.Close()
 	}
 }
+
+// Transfer is what a submit sent to a remote target's machine.
+type Transfer struct {
+	BytesSent int64 // snapshot bytes sent
+	FilesSent int   // distinct snapshot files sent
+	Files     int   // distinct files in the snapshot; the machine had the rest
+}
+
+// Transfer returns what the run's submit sent to its machine, and false
+// for runs on targets that need no transfer (the local machine).
+func (r *Run) Transfer(ctx context.Context) (Transfer, bool, error) {
+	d, err := r.Details(ctx)
+	if err != nil {
+		return Transfer{}, false, err
+	}
+	var h driver.Handle
+	if err := json.Unmarshal([]byte(d.Properties[handleProperty]), &h); err != nil || h.Kind != sshdriver.Kind {
+		return Transfer{}, false, nil
+	}
+	var st sshdriver.State
+	if err := json.Unmarshal(h.State, &st); err != nil {
+		return Transfer{}, false, fmt.Errorf("run %s: unreadable handle: %w", r.ID, err)
+	}
+	return Transfer{BytesSent: st.BytesSent, FilesSent: st.BlobsSent, Files: st.BlobsTotal}, true, nil
+}

@@ -632,3 +632,40 @@ func TestSSHSystemManagedEnvironmentBuiltThereAndReused(t *testing.T) {
 		t.Errorf("first build log:\n%s\nsecond:\n%s", logs[0], logs[1])
 	}
 }
+
+// Through a jump host (ssh -J): here the same server, which forwards the
+// connection to itself.
+func TestSSHThroughAJumpHost(t *testing.T) {
+	s := startSSHD(t)
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	c := s.config(t)
+	hop := s.config(t)
+	hop.RemoteRoot = ""
+	c.Jump = &hop
+	if _, err := ws.AttachSSHCompute(ctx, "behind", c); err != nil {
+		t.Fatal(err)
+	}
+	run, err := ws.Experiment("jump").Submit(ctx, ScriptRunConfig{SourceDirectory: writeScript(t, "print('through the jump host')\n"),
+		Script: "train.py", RunConfig: RunConfiguration{Target: "behind"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "through the jump host") {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(s.dir, "sshd.log"))
+	if !bytes.Contains(log, []byte("direct-tcpip")) && bytes.Count(log, []byte("Accepted publickey")) < 2 {
+		t.Errorf("no sign of a forwarded connection in the server's log:\n%s", log)
+	}
+	// A jump host that refuses the key: the error says it was the jump host.
+	bad := s.config(t)
+	badHop := s.config(t)
+	badHop.KeyFile = filepath.Join(s.dir, "id_ed25519_enc") // encrypted, no passphrase given
+	badHop.PassphraseEnv = "GANTRY_TEST_UNSET_PASSPHRASE"
+	bad.Jump = &badHop
+	_, err = ws.AttachSSHCompute(ctx, "behind2", bad)
+	if err == nil || !strings.Contains(err.Error(), "through jump host") {
+		t.Errorf("bad jump host: %v", err)
+	}
+}

@@ -26,6 +26,7 @@ func init() {
 		"RunConfiguration": reflect.ValueOf((*sdk.RunConfiguration)(nil)),
 		"SSHCompute":       reflect.ValueOf((*sdk.SSHCompute)(nil)),
 		"ScriptRunConfig":  reflect.ValueOf((*sdk.ScriptRunConfig)(nil)),
+		"Transfer":         reflect.ValueOf((*sdk.Transfer)(nil)),
 		"WaitOptions":      reflect.ValueOf((*sdk.WaitOptions)(nil)),
 		"Workspace":        reflect.ValueOf((*sdk.Workspace)(nil)),
 	}

@@ -92,13 +92,27 @@ func runFiles(dir string) ([]remote.File, error) {
 	return files, nil
 }
 
+// submitTries is how often a submit is tried when the connection drops
+// under it; every step is idempotent, so a retry resumes.
+const submitTries = 3
+
 // Submit sends the blobs of the run's snapshot that the machine lacks,
-// writes the run's directory there and starts its agent, detached.
+// writes the run's directory there and starts its agent, detached. A
+// connection that drops meanwhile is made again and the submit resumes.
 func (d *Driver) Submit(ctx context.Context, job driver.Job) (driver.Handle, error) {
 	cfg, err := ParseConfig(job.Config)
 	if err != nil {
 		return driver.Handle{}, err
 	}
+	for try := 1; ; try++ {
+		h, err := d.submit(ctx, job, cfg)
+		if err == nil || !errors.Is(err, remote.ErrClosed) || try == submitTries {
+			return h, err
+		}
+	}
+}
+
+func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver.Handle, error) {
 	c, err := d.Pool.Get(ctx, job.Target, cfg)
 	if err != nil {
 		return driver.Handle{}, err
