@@ -2,7 +2,6 @@ package ssh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -241,6 +240,3 @@ func (f *follower) fetch(ctx context.Context, c *Conn, file remote.File, dst str
 	}
 	return os.Rename(tmp, dst)
 }
-
-// isClosed reports whether err means the connection dropped.
-func isClosed(err error) bool { return errors.Is(err, remote.ErrClosed) }

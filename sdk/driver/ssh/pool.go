@@ -27,8 +27,42 @@ type Pool struct {
 	Exe     string // the local gantry binary, copied to machines that lack it
 	Secrets *Secrets
 
-	mu    sync.Mutex
-	conns map[string]*entry // by target name, lower case
+	mu     sync.Mutex
+	conns  map[string]*entry    // by target name, lower case
+	hashes map[string]fileStamp // binary path -> its hash, while unchanged
+}
+
+// fileStamp is a file's hash, valid while its size and time are unchanged.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+	sum  string
+}
+
+// binaryHash returns the SHA-256 of the binary at path, hashing it again
+// only when it changed.
+func (p *Pool) binaryHash(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	st, ok := p.hashes[path]
+	p.mu.Unlock()
+	if ok && st.size == fi.Size() && st.mod.Equal(fi.ModTime()) {
+		return st.sum, nil
+	}
+	sum, err := fileHash(path)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	if p.hashes == nil {
+		p.hashes = map[string]fileStamp{}
+	}
+	p.hashes[path] = fileStamp{fi.Size(), fi.ModTime(), sum}
+	p.mu.Unlock()
+	return sum, nil
 }
 
 // entry is a target's connection, or the memory of failing to make one.
@@ -52,7 +86,30 @@ type Conn struct {
 
 	client *ssh.Client
 	rc     *remote.Client
-	stderr *bytes.Buffer
+	stderr *lockedBuffer // what the remote server said on stderr
+}
+
+// lockedBuffer is a buffer written by the session's goroutine and read by
+// this one.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Call sends a request to the remote server.
@@ -201,7 +258,7 @@ func (p *Pool) bootstrap(ctx context.Context, c *Conn, cfg *Config) error {
 	if err != nil {
 		return &StepError{c.Target, "install agent", err}
 	}
-	sum, err := fileHash(bin)
+	sum, err := p.binaryHash(bin)
 	if err != nil {
 		return &StepError{c.Target, "install agent", err}
 	}
@@ -233,8 +290,8 @@ func (p *Pool) bootstrap(ctx context.Context, c *Conn, cfg *Config) error {
 	if err != nil {
 		return &StepError{c.Target, "start remote", err}
 	}
-	c.stderr = &bytes.Buffer{}
-	sess.Stderr = &limitedWriter{w: c.stderr, n: 64 << 10}
+	c.stderr = &lockedBuffer{max: 64 << 10}
+	sess.Stderr = c.stderr
 	if err := sess.Start("exec " + shellQuote(remoteBin) + " remote serve --root " + shellQuote(rootDir)); err != nil {
 		return &StepError{c.Target, "start remote", err}
 	}
