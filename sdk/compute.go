@@ -37,6 +37,11 @@ func (ws *Workspace) UpdateLocalCompute(ctx context.Context, name string, c Loca
 // cluster this will also release its machines; for the local target and
 // for attached machines it only forgets them.
 func (ws *Workspace) DeleteCompute(ctx context.Context, name string) error {
+	if t, err := ws.w.Target(ctx, name); err == nil && t.Kind == workspace.KindSlurm {
+		if err := ws.deleteCluster(ctx, t); err != nil { // cluster.go
+			return err
+		}
+	}
 	return ws.w.DeleteTarget(ctx, name)
 }
 

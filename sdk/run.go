@@ -73,6 +73,9 @@ func (r *Run) Status(ctx context.Context) (workspace.State, error) {
 	if _, err := r.ws.w.MarkStale(ctx, staleAfter); err != nil {
 		return "", err
 	}
+	if err := r.checkCluster(ctx); err != nil { // cluster.go
+		return "", err
+	}
 	d, err := r.ws.w.Run(ctx, r.ID)
 	return d.State, err
 }

@@ -14,6 +14,7 @@ import (
 	"gantry/sdk/agent"
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
+	"gantry/sdk/driver/slurm"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
 	"gantry/sdk/snapshot"
@@ -27,6 +28,8 @@ type Workspace struct {
 	exe     string // the gantry binary that runs agents
 	drivers map[string]driver.Factory
 	remotes remotes // SSH connections and followed runs
+	// checks compares Slurm's view of runs with ours (cluster.go).
+	checks clusterChecks
 }
 
 // OpenWorkspace opens (creating if need be) the workspace in dir; an empty
@@ -104,6 +107,13 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 			return nil, err
 		}
 		return &local.Driver{Exe: exe}, nil
+	}
+	if kind == slurm.Kind { // managed clusters: cluster.go
+		exe, err := ws.gantry()
+		if err != nil {
+			return nil, err
+		}
+		return &slurm.Driver{Exe: exe}, nil
 	}
 	return nil, fmt.Errorf("no driver runs targets of kind %q in this Gantry", kind)
 }
@@ -230,7 +240,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+target); err != nil {
 		return nil, err
 	}
-	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: target, Config: t.Config})
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: target, Config: t.Config, NodeCount: src.RunConfig.NodeCount})
 	if err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}

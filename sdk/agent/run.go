@@ -62,6 +62,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 // its progress with rec.
 func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set Settings) error {
 	set.defaults()
+	rec, paths, workerDone, err := slurmWorker(rec, paths, runID) // slurm.go
+	if err != nil {
+		return err
+	}
+	defer workerDone()
 	dir := paths.RunDir
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
@@ -94,6 +99,9 @@ func (a *agent) transition(ctx context.Context, to workspace.State, reason strin
 
 // fail records the run as Failed with reason, unless it already ended.
 func (a *agent) fail(ctx context.Context, runID, reason string) error {
+	if ctx.Err() != nil && a.requeue(ctx) { // slurm.go: preempted, not failed
+		return nil
+	}
 	a.logger.Printf("Failed: %s", reason)
 	err := a.rec.Transition(context.WithoutCancel(ctx), runID, workspace.StateFailed, reason)
 	if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
@@ -116,6 +124,7 @@ func (a *agent) cancelRecorded(ctx context.Context, reason string) error {
 
 func (a *agent) carryOut(ctx context.Context) error {
 	id := a.job.RunID
+	a.slurmRestart(ctx) // slurm.go
 	release, err := a.waitForSlot(ctx)
 	if err != nil {
 		if a.canceled(ctx) {
@@ -322,6 +331,9 @@ func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, d
 
 // finish records the outcome once the script has exited.
 func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error {
+	if why = a.slurmStop(ctx, why, waitErr); why == requeuedBySlurm { // slurm.go
+		return nil
+	}
 	ctx = context.WithoutCancel(ctx)
 	id := a.job.RunID
 	code := 0

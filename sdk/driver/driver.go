@@ -28,6 +28,7 @@ type Job struct {
 	RunDir       string // the run's directory inside it
 	Target       string // the target's name
 	Config       json.RawMessage
+	NodeCount    int // nodes the run asks for (clusters); 0 or 1: one
 }
 
 // Handle is what a driver needs to find a run again: opaque state of the

@@ -1,0 +1,183 @@
+package agent
+
+// What the agent does differently when it is a Slurm batch job of a
+// managed cluster (the slurm driver's batch script sets GANTRY_SLURM=1):
+//
+//   - On a low-priority cluster (GANTRY_SLURM_REQUEUE=1) a SIGTERM that is
+//     not a cancel is a preemption: Slurm requeues the job, so the run goes
+//     back to Queued instead of Failed.
+//   - A requeued job (SLURM_RESTART_COUNT > 0) restarts the run from
+//     Queued and counts the restart in the tag gantry.slurm.restarts.
+//   - In a run of several nodes, the agents of ranks above 0 are workers:
+//     they run the script on their node, with files and output under
+//     nodes/rank-N in the run's directory, and record nothing; rank 0
+//     records the run.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"gantry/sdk/workspace"
+)
+
+// RestartsTag is the run tag that counts Slurm's restarts of the run.
+const RestartsTag = "gantry.slurm.restarts"
+
+func underSlurm() bool {
+	return os.Getenv("GANTRY_SLURM") == "1" && os.Getenv("SLURM_JOB_ID") != ""
+}
+
+func slurmRequeues() bool { return underSlurm() && os.Getenv("GANTRY_SLURM_REQUEUE") == "1" }
+
+func slurmRestarts() int {
+	n, _ := strconv.Atoi(os.Getenv("SLURM_RESTART_COUNT"))
+	return n
+}
+
+// slurmWorker returns the recorder and paths of a worker when this agent
+// is rank N > 0 of a run of several nodes, else rec and paths; done, called
+// when the worker ends, tells rank 0 (workerDone).
+func slurmWorker(rec Recorder, paths Paths, runID string) (_ Recorder, _ Paths, done func(), err error) {
+	rank, _ := strconv.Atoi(os.Getenv("GANTRY_NODE_RANK"))
+	if !underSlurm() || rank <= 0 {
+		return rec, paths, func() {}, nil
+	}
+	dir := filepath.Join(paths.RunDir, "nodes", "rank-"+strconv.Itoa(rank))
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return nil, paths, nil, fmt.Errorf("run %s rank %d: %w", runID, rank, err)
+	}
+	job, err := ReadJob(paths.RunDir)
+	if err != nil {
+		return nil, paths, nil, fmt.Errorf("run %s rank %d: %w", runID, rank, err)
+	}
+	if err := WriteJob(dir, job); err != nil {
+		return nil, paths, nil, err
+	}
+	for _, name := range []string{ManifestFile, "gantry-python"} {
+		link := filepath.Join(dir, name)
+		_ = os.Remove(link)
+		if err := os.Symlink(filepath.Join(paths.RunDir, name), link); err != nil {
+			return nil, paths, nil, fmt.Errorf("run %s rank %d: %w", runID, rank, err)
+		}
+	}
+	paths.RunDir = dir
+	done = func() { _ = os.WriteFile(filepath.Join(dir, workerDone), nil, 0o600) }
+	return workerRecorder{rec}, paths, done, nil
+}
+
+// workerDone is the file a worker leaves in its directory when it ends.
+const workerDone = "done"
+
+// waitForWorkers holds rank 0 of a run of several nodes until the other
+// ranks' agents have ended (or ctx ends), so that the run's final state
+// comes after every node's work.
+func (a *agent) waitForWorkers(ctx context.Context) {
+	n, _ := strconv.Atoi(os.Getenv("GANTRY_NUM_NODES"))
+	rank, _ := strconv.Atoi(os.Getenv("GANTRY_NODE_RANK"))
+	if !underSlurm() || n <= 1 || rank != 0 {
+		return
+	}
+	for i := 1; i < n; i++ {
+		done := filepath.Join(a.dir, "nodes", "rank-"+strconv.Itoa(i), workerDone)
+		for {
+			if _, err := os.Stat(done); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// workerRecorder records nothing but sees cancel requests.
+type workerRecorder struct{ Recorder }
+
+func (workerRecorder) Transition(context.Context, string, workspace.State, string) error { return nil }
+func (workerRecorder) Heartbeat(context.Context, string) error                           { return nil }
+func (workerRecorder) SetExitCode(context.Context, string, int) error                    { return nil }
+func (workerRecorder) SetTag(context.Context, string, string, string) error              { return nil }
+func (workerRecorder) LogMetrics(context.Context, string, []workspace.Metric) error      { return nil }
+
+// slurmRestart notes a restart of a requeued Slurm job: the run goes back
+// to Queued (after a node failure it is still Running or NotResponding;
+// after a preemption the stopped agent already queued it) and the restart
+// is counted.
+func (a *agent) slurmRestart(ctx context.Context) {
+	n := slurmRestarts()
+	if !underSlurm() || n == 0 {
+		return
+	}
+	a.logger.Printf("Slurm restart %d of job %s", n, os.Getenv("SLURM_JOB_ID"))
+	_ = a.rec.SetTag(ctx, a.job.RunID, RestartsTag, strconv.Itoa(n))
+	err := a.transition(ctx, workspace.StateQueued, fmt.Sprintf("requeued by Slurm: restart %d (its earlier agent was stopped with its node)", n))
+	if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
+		a.logger.Printf("record restart: %v", err)
+	}
+}
+
+// requeuedBySlurm is the stopReason of a run preempted and requeued by
+// Slurm.
+const requeuedBySlurm stopReason = 100
+
+// slurmStop tells why a script under Slurm stopped: scancel after a cancel
+// request and a preemption both send SIGTERM, to the agent and the script
+// at once, so the script may die first. A preemption is recorded here, as
+// Queued.
+func (a *agent) slurmStop(ctx context.Context, why stopReason, waitErr error) stopReason {
+	if why == exitedByItself {
+		a.waitForWorkers(ctx)
+	}
+	if !underSlurm() || (why != agentStopped && !killedByTERM(waitErr)) {
+		return why
+	}
+	if a.canceled(context.WithoutCancel(ctx)) {
+		return canceledByUser
+	}
+	if !slurmRequeues() {
+		return why
+	}
+	if why != agentStopped {
+		select {
+		case <-ctx.Done(): // the agent's own SIGTERM
+		case <-time.After(2 * time.Second):
+			return why
+		}
+	}
+	if a.requeue(ctx) {
+		return requeuedBySlurm
+	}
+	return why
+}
+
+// killedByTERM reports whether a script's end came from SIGTERM.
+func killedByTERM(waitErr error) bool {
+	var ee *exec.ExitError
+	if !errors.As(waitErr, &ee) {
+		return false
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal() == syscall.SIGTERM
+	}
+	return ee.ExitCode() == 128+int(syscall.SIGTERM)
+}
+
+// requeue records a run whose agent Slurm stopped to requeue it, unless a
+// cancel was asked for; it reports whether it did.
+func (a *agent) requeue(ctx context.Context) bool {
+	ctx = context.WithoutCancel(ctx)
+	if !slurmRequeues() || a.canceled(ctx) {
+		return false
+	}
+	reason := fmt.Sprintf("preempted; requeued by Slurm (restart %d follows)", slurmRestarts()+1)
+	return a.transition(ctx, workspace.StateQueued, reason) == nil
+}

@@ -1,0 +1,106 @@
+package slurm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// The VM priorities of a cluster.
+const (
+	Dedicated   = "dedicated"   // never preempted
+	LowPriority = "lowpriority" // preempted by dedicated runs, then requeued
+)
+
+// DefaultIdleSeconds is how long a node stays up without work when a
+// cluster does not say.
+const DefaultIdleSeconds = 120
+
+// Config is a managed cluster target's configuration, kept in the
+// workspace.
+type Config struct {
+	// SlurmDir is the Slurm instance's directory; "" means $GANTRY_SLURM_DIR.
+	SlurmDir string `json:"slurm_dir,omitempty"`
+	// Pool is the Slurm-side name of the cluster's nodes and partitions:
+	// the target's name in lower case, or that of the cluster in NodesOf.
+	Pool string `json:"pool"`
+	// NodesOf names another managed cluster whose nodes this one uses, at
+	// its own VMPriority (a dedicated target beside a low-priority one on
+	// the same nodes, say). Size and node counts are then that cluster's.
+	NodesOf                    string `json:"nodes_of,omitempty"`
+	VMSize                     Size   `json:"vm_size"`
+	MinNodes                   int    `json:"min_nodes"`
+	MaxNodes                   int    `json:"max_nodes"`
+	VMPriority                 string `json:"vm_priority"`
+	IdleSecondsBeforeScaledown int    `json:"idle_seconds_before_scaledown"`
+}
+
+// ParseConfig reads a target's configuration.
+func ParseConfig(raw json.RawMessage) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("managed cluster configuration: %w", err)
+	}
+	return c, nil
+}
+
+// Check reports the first thing wrong with c, in words that say what to
+// do.
+func (c *Config) Check() error {
+	switch c.VMPriority {
+	case Dedicated, LowPriority:
+	default:
+		return fmt.Errorf("vm_priority %q: use %q or %q", c.VMPriority, Dedicated, LowPriority)
+	}
+	if c.Pool == "" || strings.ContainsAny(c.Pool, "_ ,=") {
+		return fmt.Errorf("cluster pool name %q is invalid", c.Pool)
+	}
+	if c.NodesOf != "" {
+		return nil
+	}
+	if err := c.VMSize.check(); err != nil {
+		return err
+	}
+	switch {
+	case c.MaxNodes < 1:
+		return fmt.Errorf("max_nodes is %d: a cluster needs at least 1", c.MaxNodes)
+	case c.MaxNodes > maxNodesPerPool:
+		return fmt.Errorf("max_nodes is %d: at most %d here", c.MaxNodes, maxNodesPerPool)
+	case c.MinNodes < 0:
+		return fmt.Errorf("min_nodes is %d: use 0 to scale down to nothing", c.MinNodes)
+	case c.MinNodes > c.MaxNodes:
+		return fmt.Errorf("min_nodes (%d) is more than max_nodes (%d)", c.MinNodes, c.MaxNodes)
+	case c.IdleSecondsBeforeScaledown < 0:
+		return fmt.Errorf("idle_seconds_before_scaledown is %d: use 0 for the default (%d s) or a positive number", c.IdleSecondsBeforeScaledown, DefaultIdleSeconds)
+	}
+	return nil
+}
+
+// Dir returns the Slurm instance's directory: SlurmDir, else
+// $GANTRY_SLURM_DIR.
+func (c *Config) Dir() (string, error) {
+	if c.SlurmDir != "" {
+		return c.SlurmDir, nil
+	}
+	if d := os.Getenv("GANTRY_SLURM_DIR"); d != "" {
+		return d, nil
+	}
+	return "", errors.New("no Slurm instance: start one with scripts/slurm.sh start DIR and set GANTRY_SLURM_DIR=DIR (or SlurmDir in the cluster's configuration)")
+}
+
+// Partition returns the partition the cluster's runs go to.
+func (c *Config) Partition() string {
+	if c.VMPriority == LowPriority {
+		return c.Pool + lowSuffix
+	}
+	return c.Pool
+}
+
+// lowSuffix ends the name of a pool's low-priority partition; pool names
+// have no underscore.
+const lowSuffix = "_low"
+
+// maxNodesPerPool is the size of a pool's block of slurmd ports.
+const maxNodesPerPool = 64
