@@ -47,6 +47,16 @@ func probe(ctx context.Context, root string) Probe {
 			}
 		}
 	}
+	if path, err := exec.LookPath("sbatch"); err == nil {
+		p.Slurm = firstLine(run(ctx, path, "--version"))
+		if sinfo, err := exec.LookPath("sinfo"); err == nil {
+			for _, l := range strings.Split(run(ctx, sinfo, "-h", "-o", "%P %a %D %t"), "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					p.Partitions = append(p.Partitions, l)
+				}
+			}
+		}
+	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(root, &st); err == nil {
 		p.FreeDiskMB = int64(st.Bavail) * int64(st.Bsize) >> 20

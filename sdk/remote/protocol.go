@@ -37,6 +37,7 @@ const (
 	OpRead    = "read"    // Run, Name, Offset, Max, WaitMS -> Data, Size, Alive, HeartbeatAgeMS
 	OpCancel  = "cancel"  // Run: ask its agent to cancel
 	OpOutputs = "outputs" // Run -> Files (no Data): the run's outputs/
+	OpSubmit  = "submit"  // Run, Nodes, Requeue, Args -> Data (the Slurm job ID): run its agent as a batch job
 )
 
 // A Request asks the server for one operation; only the fields of its Op
@@ -54,6 +55,11 @@ type Request struct {
 	Name   string   `msgpack:"name,omitempty"`
 	Max    int      `msgpack:"max,omitempty"`
 	WaitMS int      `msgpack:"wait_ms,omitempty"`
+	// For OpSubmit: nodes, whether Slurm may requeue the job (a
+	// preemptible partition), and more sbatch arguments.
+	Nodes   int      `msgpack:"nodes,omitempty"`
+	Requeue bool     `msgpack:"requeue,omitempty"`
+	Args    []string `msgpack:"args,omitempty"`
 }
 
 // A File is a file of a run's directory, by path relative to it.
@@ -101,8 +107,10 @@ type Probe struct {
 	Conda      string   `msgpack:"conda"`  // version, or ""
 	Docker     string   `msgpack:"docker"` // engine version, or "" (with DockerNote saying why)
 	DockerNote string   `msgpack:"docker_note,omitempty"`
-	GPUs       []string `msgpack:"gpus"`         // nvidia-smi -L lines
-	FreeDiskMB int64    `msgpack:"free_disk_mb"` // where the remote root is
+	GPUs       []string `msgpack:"gpus"`                 // nvidia-smi -L lines
+	FreeDiskMB int64    `msgpack:"free_disk_mb"`         // where the remote root is
+	Slurm      string   `msgpack:"slurm,omitempty"`      // sbatch --version, on a login node
+	Partitions []string `msgpack:"partitions,omitempty"` // sinfo: "NAME AVAIL NODES STATE" lines
 }
 
 // writeFrame writes v as one frame.

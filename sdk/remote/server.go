@@ -35,12 +35,16 @@ type Server struct {
 
 	mu      sync.Mutex
 	started map[string]chan struct{} // agents this server started, closed when they exit
+	slurm   map[string]slurmState    // squeue's last word on batch runs
 }
 
 // alive reports whether the run's agent runs. An agent this server
 // started is alive until it exits (right after the fork its command line
 // is still this server's); any other is judged by its PID file.
 func (s *Server) alive(dir, runID string) bool {
+	if isBatch(dir) {
+		return s.batchActive(context.Background(), runID)
+	}
 	s.mu.Lock()
 	done, ok := s.started[runID]
 	s.mu.Unlock()
@@ -151,9 +155,17 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("cancel run %s: %w", req.Run, err)
 		}
-		return &Response{}, os.WriteFile(filepath.Join(dir, journal.CancelFile), []byte(time.Now().Format(time.RFC3339Nano)), 0o600)
+		if err := os.WriteFile(filepath.Join(dir, journal.CancelFile), []byte(time.Now().Format(time.RFC3339Nano)), 0o600); err != nil {
+			return nil, err
+		}
+		if isBatch(dir) {
+			return &Response{}, s.cancelBatch(ctx, dir, req.Run)
+		}
+		return &Response{}, nil
 	case OpOutputs:
 		return s.outputs(req.Run)
+	case OpSubmit:
+		return s.submitBatch(ctx, req)
 	}
 	return nil, fmt.Errorf("unknown operation %q: the remote gantry is older than this one", req.Op)
 }

@@ -106,6 +106,14 @@ func SbatchArgs(c Config, runID, runDir string, nodes int, script string) []stri
 // for a run of several nodes (srun, one task per node), with the GANTRY_*
 // variables that launchers such as torchrun need.
 func BatchScript(exe, wsDir, runID string, nodes int, requeue bool) string {
+	agent := shellQuote(exe) + " agent --workspace " + shellQuote(wsDir) + " --run " + shellQuote(runID)
+	return BatchScriptFor(agent, runID, nodes, requeue)
+}
+
+// BatchScriptFor is BatchScript with the agent's command line given: on
+// an attached cluster the agent records into a journal instead of the
+// workspace.
+func BatchScriptFor(agent, runID string, nodes int, requeue bool) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n# Written by Gantry: the agent of run " + runID + ".\n")
 	b.WriteString("export GANTRY_SLURM=1 GANTRY_NUM_NODES=${SLURM_JOB_NUM_NODES:-1}\n")
@@ -117,7 +125,6 @@ addr=$(scontrol show node "$first" -o | sed -n 's/.* NodeAddr=\([^ ]*\).*/\1/p')
 export GANTRY_MASTER_ADDR=${addr:-$first}
 export GANTRY_MASTER_PORT=$((29500 + ${SLURM_JOB_ID:-0} % 1000))
 `)
-	agent := shellQuote(exe) + " agent --workspace " + shellQuote(wsDir) + " --run " + shellQuote(runID)
 	if nodes <= 1 {
 		b.WriteString("export GANTRY_NODE_RANK=0\nexec " + agent + "\n")
 		return b.String()
@@ -126,6 +133,9 @@ export GANTRY_MASTER_PORT=$((29500 + ${SLURM_JOB_ID:-0} % 1000))
 		shellQuote("GANTRY_NODE_RANK=$SLURM_PROCID exec "+agent) + "\n")
 	return b.String()
 }
+
+// ShellQuote quotes s for sh.
+func ShellQuote(s string) string { return shellQuote(s) }
 
 // shellQuote quotes s for sh.
 func shellQuote(s string) string {

@@ -60,6 +60,38 @@ type Config struct {
 	ConnectTimeoutSeconds int `json:"connect_timeout_seconds,omitempty"`
 	// MaxConcurrentRuns caps the runs that execute at once there (0: no cap).
 	MaxConcurrentRuns int `json:"max_concurrent_runs,omitempty"`
+
+	// Slurm, when set, makes the machine the login node of an existing
+	// Slurm cluster: each run is a batch job submitted there, and its
+	// agent runs on the compute nodes Slurm gives it. The remote root must
+	// then be on a filesystem the nodes share (home directories usually are).
+	Slurm *SlurmLogin `json:"slurm,omitempty"`
+}
+
+// SlurmLogin says how runs are submitted from a Slurm login node.
+type SlurmLogin struct {
+	Partition string `json:"partition,omitempty"` // the cluster's default when empty
+	Account   string `json:"account,omitempty"`
+	// Requeue: the partition is preemptible; a preempted run is requeued
+	// by Slurm and restarts by itself.
+	Requeue bool `json:"requeue,omitempty"`
+	// SlurmConf is SLURM_CONF for the commands on the login node, when
+	// its slurm.conf is not where Slurm looks by default.
+	SlurmConf string `json:"slurm_conf,omitempty"`
+	// SbatchArgs are more arguments for sbatch (--time=..., --gres=...).
+	SbatchArgs []string `json:"sbatch_args,omitempty"`
+}
+
+// sbatchArgs returns the arguments a run's sbatch gets from l.
+func (l *SlurmLogin) sbatchArgs() []string {
+	var args []string
+	if l.Partition != "" {
+		args = append(args, "--partition="+l.Partition)
+	}
+	if l.Account != "" {
+		args = append(args, "--account="+l.Account)
+	}
+	return append(args, l.SbatchArgs...)
 }
 
 // ParseConfig decodes and checks a stored configuration.
@@ -109,6 +141,13 @@ func (c *Config) Check() error {
 	}
 	if c.ConnectTimeoutSeconds < 0 || c.MaxConcurrentRuns < 0 {
 		return errors.New("SSH target: connect_timeout_seconds and max_concurrent_runs cannot be negative")
+	}
+	if c.Slurm != nil {
+		for _, a := range c.Slurm.SbatchArgs {
+			if !strings.HasPrefix(a, "-") {
+				return fmt.Errorf("SSH target: sbatch argument %q is not an option: give options only (--time=1:00:00), the batch script is Gantry's", a)
+			}
+		}
 	}
 	if c.Jump != nil {
 		if c.Jump.Jump != nil {

@@ -27,7 +27,8 @@ var (
 
 // State is what a run's handle keeps.
 type State struct {
-	PID        int    `json:"pid"`
+	PID        int    `json:"pid,omitempty"`
+	SlurmJob   string `json:"slurm_job,omitempty"` // the batch job's ID on a login node (not a unique key)
 	Root       string `json:"root"`        // the remote root on the machine
 	BytesSent  int64  `json:"bytes_sent"`  // snapshot bytes sent by this submit
 	BlobsSent  int    `json:"blobs_sent"`  // of
@@ -54,6 +55,9 @@ func (d *Driver) Attach(ctx context.Context, target string, config json.RawMessa
 	resp, err := c.Call(ctx, remote.Request{Op: remote.OpProbe})
 	if err != nil {
 		return nil, &StepError{target, "probe", err}
+	}
+	if cfg.Slurm != nil && resp.Probe.Slurm == "" {
+		return nil, &StepError{target, "probe", fmt.Errorf("the machine is to be a Slurm login node, but sbatch is not on its PATH")}
 	}
 	return resp.Probe, nil
 }
@@ -164,11 +168,20 @@ func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver
 	if _, err := c.Call(ctx, remote.Request{Op: remote.OpPrepare, Run: job.RunID, Files: files}); err != nil {
 		return driver.Handle{}, fmt.Errorf("prepare the run's directory on %s: %w", job.Target, err)
 	}
-	resp, err = c.Call(ctx, remote.Request{Op: remote.OpStart, Run: job.RunID})
-	if err != nil {
-		return driver.Handle{}, fmt.Errorf("start the run's agent on %s: %w", job.Target, err)
+	if cfg.Slurm != nil {
+		resp, err = c.Call(ctx, remote.Request{Op: remote.OpSubmit, Run: job.RunID, Nodes: job.NodeCount,
+			Requeue: cfg.Slurm.Requeue, Args: cfg.Slurm.sbatchArgs()})
+		if err != nil {
+			return driver.Handle{}, fmt.Errorf("submit the run to Slurm from %s: %w", job.Target, err)
+		}
+		st.SlurmJob = string(resp.Data)
+	} else {
+		resp, err = c.Call(ctx, remote.Request{Op: remote.OpStart, Run: job.RunID})
+		if err != nil {
+			return driver.Handle{}, fmt.Errorf("start the run's agent on %s: %w", job.Target, err)
+		}
+		st.PID = resp.PID
 	}
-	st.PID = resp.PID
 	b, _ := json.Marshal(st)
 	return driver.Handle{Kind: Kind, State: b}, nil
 }

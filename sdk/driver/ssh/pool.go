@@ -292,7 +292,11 @@ func (p *Pool) bootstrap(ctx context.Context, c *Conn, cfg *Config) error {
 	}
 	c.stderr = &lockedBuffer{max: 64 << 10}
 	sess.Stderr = c.stderr
-	if err := sess.Start("exec " + shellQuote(remoteBin) + " remote serve --root " + shellQuote(rootDir)); err != nil {
+	serve := "exec " + shellQuote(remoteBin) + " remote serve --root " + shellQuote(rootDir)
+	if cfg.Slurm != nil && cfg.Slurm.SlurmConf != "" {
+		serve = "SLURM_CONF=" + shellQuote(cfg.Slurm.SlurmConf) + " " + serve
+	}
+	if err := sess.Start(serve); err != nil {
 		return &StepError{c.Target, "start remote", err}
 	}
 	c.rc = remote.NewClient(stdout, stdin)
