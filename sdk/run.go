@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -144,6 +145,7 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 		return "", o.Offset, err
 	}
 	offset := o.Offset
+	others := nodeLogs{} // the other nodes' output, of a run on several
 	began := time.Now()
 	r.ws.follow(ctx, r.ID)
 	var lastState workspace.State
@@ -161,10 +163,12 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 			if offset, err = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output); err != nil {
 				return st, offset, err
 			}
+			others.copy(dir, o.Output, false)
 		}
 		if st.Final() {
 			if o.Output != nil { // the last words after the final state
 				offset, _ = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output)
+				others.copy(dir, o.Output, true)
 			}
 			if o.RaiseOnError && st != workspace.StateCompleted {
 				d, _ := r.Details(ctx)
@@ -220,4 +224,48 @@ func writePythonHelper(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "gantry_run.py"), pythonHelper, 0o644)
+}
+
+// nodeLogs merges the output of a multi-node run's other nodes
+// (nodes/rank-N/logs/output.log) into a wait's output, line by line, each
+// line labelled with its node's rank; rank 0's output is the run's own.
+type nodeLogs map[string]*nodeLog
+
+type nodeLog struct {
+	offset int64
+	part   []byte // a line not yet complete
+}
+
+// copy writes the complete new lines of every other node's log to w; at
+// the end (last) it writes incomplete ones too.
+func (n nodeLogs) copy(dir string, w io.Writer, last bool) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "nodes", "rank-*", "logs", "output.log"))
+	for _, p := range paths {
+		rank := filepath.Base(filepath.Dir(filepath.Dir(p)))
+		l := n[rank]
+		if l == nil {
+			l = &nodeLog{}
+			n[rank] = l
+		}
+		var buf bytes.Buffer
+		off, err := copyFrom(p, l.offset, &buf)
+		if err != nil {
+			continue
+		}
+		l.offset = off
+		data := append(l.part, buf.Bytes()...)
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			fmt.Fprintf(w, "[%s] %s\n", rank, data[:i])
+			data = data[i+1:]
+		}
+		l.part = append([]byte(nil), data...)
+		if last && len(l.part) > 0 {
+			fmt.Fprintf(w, "[%s] %s\n", rank, l.part)
+			l.part = nil
+		}
+	}
 }

@@ -194,6 +194,15 @@ func TestScaleFromZeroTwoNodes(t *testing.T) {
 	if !strings.Contains(out0, "rank=0 nodes=2 addr=127.0.0.1 port=") || !strings.Contains(out1, "rank=1 nodes=2 addr=127.0.0.1 port=") {
 		t.Fatalf("rank 0 said %q, rank 1 said %q", out0, out1)
 	}
+	// The wait's view merges the nodes' output, each other node's lines
+	// labelled with its rank.
+	var merged strings.Builder
+	if _, _, err := r.WaitForCompletion(ctx, sdk.WaitOptions{Output: &merged}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(merged.String(), "rank=0 nodes=2") || !strings.Contains(merged.String(), "[rank-1] rank=1 nodes=2") {
+		t.Errorf("merged output:\n%s", merged.String())
+	}
 	prov, _ := os.ReadFile(filepath.Join(slurmDir, "log", "provider.log"))
 	for _, n := range []string{"resume scale-1", "resume scale-2"} {
 		if !strings.Contains(string(prov), n) {
