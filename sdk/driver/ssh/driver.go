@@ -29,10 +29,10 @@ var (
 type State struct {
 	PID        int    `json:"pid,omitempty"`
 	SlurmJob   string `json:"slurm_job,omitempty"` // the batch job's ID on a login node (not a unique key)
-	Root       string `json:"root"`        // the remote root on the machine
-	BytesSent  int64  `json:"bytes_sent"`  // snapshot bytes sent by this submit
-	BlobsSent  int    `json:"blobs_sent"`  // of
-	BlobsTotal int    `json:"blobs_total"` // distinct blobs in the snapshot
+	Root       string `json:"root"`                // the remote root on the machine
+	BytesSent  int64  `json:"bytes_sent"`          // snapshot bytes sent by this submit
+	BlobsSent  int    `json:"blobs_sent"`          // of
+	BlobsTotal int    `json:"blobs_total"`         // distinct blobs in the snapshot
 }
 
 // Validate checks a configuration without connecting.
