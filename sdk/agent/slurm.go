@@ -68,12 +68,14 @@ func slurmWorker(rec Recorder, paths Paths, runID string) (_ Recorder, _ Paths, 
 		}
 	}
 	paths.RunDir = dir
-	done = func() { _ = os.WriteFile(filepath.Join(dir, workerDone), nil, 0o600) }
+	done = func() { _ = os.WriteFile(filepath.Join(dir, workerDone()), nil, 0o600) }
 	return workerRecorder{rec}, paths, done, nil
 }
 
-// workerDone is the file a worker leaves in its directory when it ends.
-const workerDone = "done"
+// workerDone is the file a worker leaves in its directory when it ends:
+// one per Slurm restart, so that rank 0 of a requeued run waits for this
+// attempt's workers, not the last one's.
+func workerDone() string { return "done-" + strconv.Itoa(slurmRestarts()) }
 
 // waitForWorkers holds rank 0 of a run of several nodes until the other
 // ranks' agents have ended (or ctx ends), so that the run's final state
@@ -85,7 +87,7 @@ func (a *agent) waitForWorkers(ctx context.Context) {
 		return
 	}
 	for i := 1; i < n; i++ {
-		done := filepath.Join(a.dir, "nodes", "rank-"+strconv.Itoa(i), workerDone)
+		done := filepath.Join(a.dir, "nodes", "rank-"+strconv.Itoa(i), workerDone())
 		for {
 			if _, err := os.Stat(done); err == nil {
 				break

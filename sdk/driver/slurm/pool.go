@@ -49,12 +49,6 @@ func (p Pool) nodeLines(portBase int) []string {
 	return lines
 }
 
-// PreemptionGraceSeconds is how long a preempted low-priority job has,
-// from its SIGTERM, to checkpoint before Slurm requeues it (GraceTime).
-// The agent passes the SIGTERM to the script and gives it its cancel grace
-// (10 s) before SIGKILL.
-const PreemptionGraceSeconds = 30
-
 // GenerateConf returns clusters.conf for pools: CLOUD nodes, a dedicated
 // and a low-priority partition per pool, and SuspendExcNodes that keeps
 // each pool's min nodes up. portBase is the first slurmd port for nodes.
@@ -72,7 +66,10 @@ func GenerateConf(pools []Pool, portBase int) string {
 		}
 		common := fmt.Sprintf("Nodes=%s OverSubscribe=EXCLUSIVE MaxTime=INFINITE SuspendTime=%d State=UP", p.Nodes(), p.IdleSeconds)
 		fmt.Fprintf(&b, "PartitionName=%s %s PriorityTier=10 PreemptMode=OFF\n", p.Name, common)
-		fmt.Fprintf(&b, "PartitionName=%s%s %s PriorityTier=1 PreemptMode=REQUEUE GraceTime=%d\n", p.Name, lowSuffix, common, PreemptionGraceSeconds)
+		// No GraceTime: with one, Slurm 22.05 signals only the job's steps,
+		// not a batch script, until the grace ends. Without it the whole job
+		// gets SIGTERM at once and KillWait (15 s) to checkpoint before SIGKILL.
+		fmt.Fprintf(&b, "PartitionName=%s%s %s PriorityTier=1 PreemptMode=REQUEUE\n", p.Name, lowSuffix, common)
 		if p.MinNodes > 0 {
 			keep = append(keep, fmt.Sprintf("%s:%d", p.Nodes(), p.MinNodes))
 		}

@@ -99,7 +99,7 @@ func TestGenerateConf(t *testing.T) {
 		"NodeName=gpu-1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=30064 CPUs=6 RealMemory=1000 Gres=gpu:1 State=CLOUD\n",
 		"NodeName=gpu-2 NodeHostname=localhost NodeAddr=127.0.0.1 Port=30065 ",
 		"PartitionName=cpu Nodes=cpu-1 OverSubscribe=EXCLUSIVE MaxTime=INFINITE SuspendTime=120 State=UP PriorityTier=10 PreemptMode=OFF\n",
-		"PartitionName=gpu_low Nodes=gpu-[1-2] OverSubscribe=EXCLUSIVE MaxTime=INFINITE SuspendTime=30 State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=30\n",
+		"PartitionName=gpu_low Nodes=gpu-[1-2] OverSubscribe=EXCLUSIVE MaxTime=INFINITE SuspendTime=30 State=UP PriorityTier=1 PreemptMode=REQUEUE\n",
 		"SuspendExcNodes=gpu-[1-2]:1\n",
 	} {
 		if !strings.Contains(conf, want) {
