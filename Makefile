@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote test go-test py-test bench bench-sdk bench-ssh clean
+.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh clean
 
 all: test
 
@@ -29,6 +29,11 @@ demo: setup
 # (scripts/sshd.sh) stands in for the remote machine.
 demo-remote: setup
 	scripts/demo_remote.sh $(BUILD)/notebooks
+
+# Managed clusters: a private Slurm on this machine (scripts/slurm.sh in
+# build/slurm) whose nodes boot on demand, scale from zero and back.
+demo-cluster: setup
+	scripts/demo_cluster.sh $(BUILD)/notebooks
 
 test: setup
 	$(MAKE) --no-print-directory -k go-test py-test

@@ -48,15 +48,22 @@ func (s *sdkMagics) magics() []*Magic {
 				"models it holds. The workspace is $GANTRY_WORKSPACE if set, else the directory .gantry in the " +
 				"current directory (%cd changes which); it is created on first use."},
 		{Name: "compute", Line: true,
-			Usage: "%compute list | show NAME | create local NAME [--max-concurrent-runs N] | attach local NAME | update NAME --max-concurrent-runs N | delete NAME | detach NAME",
-			Run:   s.compute,
+			Usage: "%compute list | show NAME | status NAME | create local NAME [--max-concurrent-runs N] | attach local NAME | " +
+				"create cluster NAME --vm-size SIZE [--min-nodes N] --max-nodes N [--priority dedicated|lowpriority] [--idle-seconds S] [--nodes-of CLUSTER] [--slurm-dir DIR] | " +
+				"update NAME --max-concurrent-runs N | update CLUSTER [--min-nodes N] [--max-nodes N] [--idle-seconds S] | delete NAME | detach NAME",
+			Run: s.compute,
 			Doc: "Manages the workspace's compute targets. list shows them in a table; show NAME prints one " +
 				"with its configuration; create local NAME adds this machine as a target (NAME: 2 to 16 letters, " +
 				"digits or hyphens, starting with a letter), optionally capping how many runs execute at once " +
 				"(attach local NAME is the same: this machine exists already); update NAME changes the cap; " +
 				"delete NAME removes a target (runs that used it keep its name). detach NAME forgets a target " +
-				"without deprovisioning anything: for a local target it is the same as delete. SSH and Slurm " +
-				"targets are not available yet."},
+				"without deprovisioning anything: for a local target it is the same as delete. create cluster NAME " +
+				"makes a managed cluster on Slurm (the Slurm instance in --slurm-dir, else $GANTRY_SLURM_DIR): " +
+				"nodes of --vm-size boot when runs need them, up to --max-nodes, and stop after --idle-seconds " +
+				"without work, down to --min-nodes; --priority lowpriority makes runs that dedicated runs on the " +
+				"same nodes preempt and Slurm requeues; --nodes-of CLUSTER shares another cluster's nodes at this " +
+				"one's priority. status CLUSTER shows its nodes by state and its queued and running runs; update " +
+				"CLUSTER changes its node counts or idle time; delete CLUSTER cancels its runs and releases its nodes."},
 		{Name: "submit", Line: true,
 			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,

@@ -18,6 +18,9 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 	spec := sshFlags()
 	spec["--max-concurrent-runs"] = true
 	spec["--kind"] = true
+	for opt, takes := range clusterFlags() { // sdk_cluster.go
+		spec[opt] = takes
+	}
 	p, err := parseArgs("compute", c.Args, spec, false)
 	if err != nil {
 		return err
@@ -32,6 +35,9 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 				return fmt.Errorf("%%compute %s: %s belongs to %s", sub, opt, sshUsage)
 			}
 		}
+	}
+	if err := checkClusterFlags(sub, p); err != nil {
+		return err
 	}
 	if _, ok := p.opts["--max-concurrent-runs"]; ok && sub != "create" && sub != "attach" && sub != "update" {
 		return fmt.Errorf("%%compute %s: --max-concurrent-runs belongs to %%compute create", sub)
@@ -92,6 +98,12 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if err != nil {
 			return err
 		}
+		if t, err := ws.ComputeTarget(ctx, name); err == nil && t.Kind == workspace.KindSlurm {
+			return s.updateCluster(ctx, c, ws, t, p) // sdk_cluster.go
+		}
+		if opt := clusterFlagGiven(p); opt != "" {
+			return fmt.Errorf("%%compute update: %s belongs to managed clusters, and %s is not one", opt, name)
+		}
 		if _, ok := p.opts["--max-concurrent-runs"]; !ok {
 			return errors.New("%compute update NAME needs a setting to change: --max-concurrent-runs N")
 		}
@@ -112,29 +124,41 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if sub == "connect" {
 			return s.connectSSH(ctx, c, ws, name)
 		}
+		if t, err := ws.ComputeTarget(ctx, name); err == nil && t.Kind == workspace.KindSlurm {
+			return s.clusterStatus(ctx, c, ws, t) // sdk_cluster.go
+		}
 		return s.machineStatus(ctx, c, ws, name)
 	case "create", "attach":
 		if kind, ok := p.opts["--kind"]; ok && len(args) == 1 {
 			args = []string{kind, args[0]} // %compute attach NAME --kind KIND
 		}
 		if len(args) == 2 && workspace.Kind(args[0]) == workspace.KindSSH {
-			return s.attachSSH(ctx, c, ws, args[1], p)
+			return s.attachSSH(ctx, c, ws, args[1], p, false)
+		}
+		if len(args) == 2 && workspace.Kind(args[0]) == workspace.KindSlurm && has(p, "--address") {
+			return s.attachSSH(ctx, c, ws, args[1], p, true) // an existing cluster's login node
 		}
 		for opt := range sshFlags() {
 			if has(p, opt) {
 				return fmt.Errorf("%%compute %s: %s belongs to %s", sub, opt, sshUsage)
 			}
 		}
+		if len(args) == 2 && args[0] == "cluster" && sub == "create" {
+			return s.createCluster(ctx, c, ws, args[1], p) // sdk_cluster.go
+		}
+		if opt := clusterFlagGiven(p); opt != "" {
+			return fmt.Errorf("%%compute %s: %s belongs to %s", sub, opt, clusterUsage)
+		}
 		if len(args) != 2 {
-			return fmt.Errorf("%%compute create needs a KIND and a NAME, got %d words: %%compute create local NAME [--max-concurrent-runs N]", len(args))
+			return fmt.Errorf("%%compute create needs a KIND and a NAME, got %d words: %%compute create local NAME [--max-concurrent-runs N], or %s", len(args), clusterUsage)
 		}
 		kind, name := args[0], args[1]
 		switch workspace.Kind(kind) {
 		case workspace.KindLocal:
 		case workspace.KindSlurm:
-			return fmt.Errorf("%%compute create %s: %s targets are not available yet", kind, kind)
+			return fmt.Errorf("%%compute %s %s: a managed cluster on Slurm is %s; an existing Slurm cluster is attached through its login node with %%compute attach NAME --kind slurm --address HOST ...", sub, kind, clusterUsage)
 		default:
-			return fmt.Errorf("%%compute create: unknown kind %q: use local, or attach ssh", kind)
+			return fmt.Errorf("%%compute create: unknown kind %q: use local or cluster, or attach ssh", kind)
 		}
 		n, err := intOpt("compute", p, "--max-concurrent-runs", 0)
 		if err != nil {
@@ -158,7 +182,11 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if err != nil {
 			return err
 		}
-		if err := ws.Store().DeleteTarget(ctx, name); err != nil {
+		del := ws.DeleteCompute // a managed cluster's runs are canceled and its nodes released
+		if sub == "detach" {
+			del = ws.DetachCompute
+		}
+		if err := del(ctx, name); err != nil {
 			return fmt.Errorf("%%compute %s: %w%s", sub, err, notFoundHint(err, "%compute list shows the targets"))
 		}
 		verb := "Deleted"

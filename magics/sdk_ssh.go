@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"gantry/sdk"
+	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/workspace"
 )
 
@@ -21,15 +22,24 @@ func sshFlags() flagSpec {
 		"--passphrase-env": true, "--passphrase": false, "--password-env": true, "--password": false,
 		"--known-hosts": true, "--trust-on-first-use": false, "--jump": true, "--remote-root": true,
 		"--connect-timeout": true,
+		// An existing Slurm cluster's login node: %compute attach NAME --kind slurm --address ...
+		"--partition": true, "--account": true, "--slurm-conf": true, "--requeue": false,
 	}
 }
+
+// slurmLoginFlags are the options that make an SSH target a login node.
+var slurmLoginFlags = []string{"--partition", "--account", "--slurm-conf", "--requeue"}
 
 // sshUsage is the syntax of %compute attach ssh.
 const sshUsage = "%compute attach ssh NAME --address HOST [--port 22] --user USER (--key FILE [--passphrase-env VAR | --passphrase] | --password-env VAR | --password) [--known-hosts FILE] [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR] [--connect-timeout SECONDS] [--max-concurrent-runs N]"
 
 // attachSSH is %compute attach ssh NAME ...: it connects, installs the
 // agent, describes the machine and saves the target.
-func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, name string, p *parsedArgs) error {
+//
+// With slurmLogin the machine is the login node of an existing Slurm
+// cluster (%compute attach NAME --kind slurm --address HOST ...): runs are
+// batch jobs submitted there.
+func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, name string, p *parsedArgs, slurmLogin bool) error {
 	cfg := sdk.SSHCompute{
 		Address:          p.opts["--address"],
 		User:             p.opts["--user"],
@@ -55,6 +65,15 @@ func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, n
 	if cfg.Address == "" || cfg.User == "" {
 		return fmt.Errorf("%%compute attach ssh needs --address and --user: %s", sshUsage)
 	}
+	for _, opt := range slurmLoginFlags {
+		if has(p, opt) && !slurmLogin {
+			return fmt.Errorf("%%compute attach: %s belongs to a Slurm login node: %%compute attach NAME --kind slurm --address HOST ... %s", opt, opt)
+		}
+	}
+	if slurmLogin {
+		cfg.Slurm = &sshdriver.SlurmLogin{Partition: p.opts["--partition"], Account: p.opts["--account"],
+			SlurmConf: p.opts["--slurm-conf"], Requeue: has(p, "--requeue")}
+	}
 	if j := p.opts["--jump"]; j != "" {
 		hop, err := parseHop(j)
 		if err != nil {
@@ -73,7 +92,11 @@ func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, n
 	if err != nil {
 		return fmt.Errorf("%%compute attach: %w", err)
 	}
-	fmt.Fprintf(c.Stdout, "Attached SSH compute target %s (%s@%s).\n", name, cfg.User, cfg.Address)
+	if cfg.Slurm != nil {
+		fmt.Fprintf(c.Stdout, "Attached Slurm cluster %s through its login node %s@%s.\n", name, cfg.User, cfg.Address)
+	} else {
+		fmt.Fprintf(c.Stdout, "Attached SSH compute target %s (%s@%s).\n", name, cfg.User, cfg.Address)
+	}
 	writeMachine(c.Stdout, probe)
 	return nil
 }
@@ -158,6 +181,9 @@ func writeMachine(w io.Writer, m *sdk.MachineInfo) {
 	}
 	fmt.Fprintf(w, "  GPUs:    %s\n", gpus)
 	fmt.Fprintf(w, "  Disk:    %d MiB free under the remote root\n", m.FreeDiskMB)
+	if m.Slurm != "" {
+		fmt.Fprintf(w, "  Slurm:   %s; partitions (name, avail, nodes, state): %s\n", m.Slurm, strings.Join(m.Partitions, "; "))
+	}
 }
 
 // parseHop parses USER@HOST[:PORT].

@@ -196,3 +196,44 @@ func TestComputeMagics(t *testing.T) {
 		t.Errorf("help compute: %v %q", err, h.s.pages)
 	}
 }
+
+// TestClusterMagicErrors checks %compute create/update/status cluster
+// arguments; every case is refused before Slurm is needed.
+func TestClusterMagicErrors(t *testing.T) {
+	t.Setenv("GANTRY_WORKSPACE", filepath.Join(t.TempDir(), "ws"))
+	t.Setenv("GANTRY_SLURM_DIR", "")
+	h := newHarness(t)
+	if err := h.line("compute", "create local box"); err != nil {
+		t.Fatal(err)
+	}
+	for args, want := range map[string]string{
+		"create cluster c1 --vm-size HUGE --max-nodes 2":                                   `unknown VM size "HUGE": use one of STANDARD_D1_V2, STANDARD_D2_V2`,
+		"create cluster c1 --max-nodes 2":                                                  "needs --vm-size SIZE, one of STANDARD_D1_V2",
+		"create cluster c1 --vm-size STANDARD_D1_V2":                                       "needs --max-nodes N",
+		"create cluster c1 --vm-size STANDARD_D1_V2 --min-nodes 3 --max-nodes 2":           "--min-nodes 3 is more than --max-nodes 2",
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 0":                         "max_nodes is 0",
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes x":                         "--max-nodes takes a whole number",
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --idle-seconds -5":       "--idle-seconds takes a whole number",
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --priority spot":         `vm_priority "spot"`,
+		"create cluster box --vm-size STANDARD_D1_V2 --max-nodes 1":                        `"box" already exists`,
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1":                         "no Slurm instance: start one with scripts/slurm.sh start",
+		"create cluster c1 --nodes-of c0 --max-nodes 2":                                    "--max-nodes comes from the cluster in --nodes-of",
+		"create cluster c1 --nodes-of nosuch":                                              `nodes of "nosuch"`,
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --max-concurrent-runs 2": "--max-concurrent-runs belongs to local",
+		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --key k":                 "belongs to %compute attach ssh",
+		"create local c2 --max-nodes 2":                                                    "--max-nodes belongs to %compute create cluster",
+		"create slurm c2":                                                                  "%compute create cluster NAME --vm-size SIZE",
+		"list --vm-size x":                                                                 "--vm-size belongs to %compute create cluster",
+		"status box --min-nodes 1":                                                         "--min-nodes belongs to",
+		"update box --max-nodes 3":                                                         "--max-nodes belongs to managed clusters, and box is not one",
+		"create cluster c1 --max-nodes":                                                    "--max-nodes needs a value",
+		"create cluster":                                                                   "needs a KIND and a NAME",
+	} {
+		if err := h.line("compute", args); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%%compute %s: error %v, want one containing %q", args, err, want)
+		}
+	}
+	if err := h.line("compute", "show c1"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("a refused cluster was kept: %v", err)
+	}
+}

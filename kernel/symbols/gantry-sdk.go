@@ -22,6 +22,7 @@ func init() {
 		"Filter":           reflect.ValueOf((*sdk.Filter)(nil)),
 		"LocalCompute":     reflect.ValueOf((*sdk.LocalCompute)(nil)),
 		"MachineInfo":      reflect.ValueOf((*sdk.MachineInfo)(nil)),
+		"ManagedCluster":   reflect.ValueOf((*sdk.ManagedCluster)(nil)),
 		"Run":              reflect.ValueOf((*sdk.Run)(nil)),
 		"RunConfiguration": reflect.ValueOf((*sdk.RunConfiguration)(nil)),
 		"SSHCompute":       reflect.ValueOf((*sdk.SSHCompute)(nil)),
