@@ -38,8 +38,9 @@ demo-cluster: setup
 test: setup
 	$(MAKE) --no-print-directory -k go-test py-test
 
+# The Slurm tests run agents with the binary setup built (else they build one).
 go-test:
-	$(GO) test -count=1 ./...
+	GANTRY_AGENT_BINARY="$(CURDIR)/bin/gantry" $(GO) test -count=1 ./...
 
 py-test:
 	$(PY) -m pytest $(PYTEST_ARGS) tests/
