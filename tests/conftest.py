@@ -376,3 +376,43 @@ def assert_error(k, code: str, *needles: str, **kw) -> str:
     for n in needles:
         assert n in text, f"cell {code!r}: error does not mention {n!r}: {text!r}"
     return text
+
+
+def execute_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 180):
+    """Execute the notebook at path with nbclient on the Gantry kernel, in
+    workdir, with env added to the kernel's environment; the executed copy
+    is also written to workdir/executed.ipynb. Cells may fail: check them
+    with cell_problems."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "gantry"
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=timeout, startup_timeout=60,
+                                allow_errors=True, resources={"metadata": {"path": str(workdir)}})
+        client.execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    nbformat.write(nb, workdir / "executed.ipynb")
+    return nb
+
+
+def cell_problems(nb) -> list[str]:
+    """The code cells of an executed notebook that did not run or raised."""
+    problems = []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        if not c.execution_count:
+            problems.append(f"did not run: {c.source[:60]!r}")
+        errs = [o for o in c.outputs if o.output_type == "error"]
+        if errs:
+            problems.append(f"{c.source[:60]!r}: {errs[0].ename}: {errs[0].evalue}")
+    return problems

@@ -8,13 +8,11 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from conftest import KERNEL_NAME, ROOT, assert_error, notebook_cell as cell, cell_text as text, stdout_of
+from conftest import (KERNEL_NAME, ROOT, assert_error, cell_problems, execute_notebook, notebook_cell as cell,
+                      cell_text as text, stdout_of)
 
 NOTEBOOK = ROOT / "notebooks" / "03-cluster.ipynb"
 SLURM = ROOT / "scripts" / "slurm.sh"
@@ -49,36 +47,13 @@ def slurm_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster_nb(jupyter_env, slurm_dir, tmp_path_factory):
     pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
     workdir = tmp_path_factory.mktemp("cluster")
-    env = {"GANTRY_SLURM_DIR": str(slurm_dir), "GANTRY_WORKSPACE": str(workdir / "ws"),
-           "GANTRY_PYTHON": sys.executable}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=RUN_TIMEOUT, startup_timeout=60,
-                                allow_errors=True, resources={"metadata": {"path": str(workdir)}})
-        client.execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    nbformat.write(nb, workdir / "executed.ipynb")
-    return nb
+    return execute_notebook(NOTEBOOK, workdir, {"GANTRY_SLURM_DIR": str(slurm_dir), "GANTRY_WORKSPACE": str(workdir / "ws"),
+                                                "GANTRY_PYTHON": sys.executable}, timeout=RUN_TIMEOUT)
 
 
 def test_every_cell_ran_without_error(cluster_nb):
-    problems = []
-    for c in cluster_nb.cells:
-        if c.cell_type != "code":
-            continue
-        if not c.execution_count:
-            problems.append(f"did not run: {c.source[:60]!r}")
-        errs = [o for o in c.outputs if o.output_type == "error"]
-        if errs:
-            problems.append(f"{c.source[:60]!r}: {errs[0].ename}: {errs[0].evalue}")
+    problems = cell_problems(cluster_nb)
     assert not problems, "\n".join(problems)
 
 

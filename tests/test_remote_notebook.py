@@ -3,7 +3,6 @@ against a real OpenSSH server started by scripts/sshd.sh, and the %compute
 magics attach and describe SSH targets."""
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
@@ -11,11 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from conftest import KERNEL_NAME, ROOT, assert_error, notebook_cell as cell, cell_text as text, stdout_of
+from conftest import (KERNEL_NAME, ROOT, assert_error, cell_problems, execute_notebook, notebook_cell as cell,
+                      cell_text as text, stdout_of)
 
 NOTEBOOK = ROOT / "notebooks" / "02-remote-vm.ipynb"
 SSHD = ROOT / "scripts" / "sshd.sh"
@@ -54,36 +52,13 @@ def sshd(tmp_path_factory):
 def remote_nb(jupyter_env, sshd, tmp_path_factory):
     pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
     _, env = sshd
-    nb = nbformat.read(NOTEBOOK, as_version=4)
     workdir = tmp_path_factory.mktemp("remote")
     env = dict(env, GANTRY_WORKSPACE=str(workdir / "ws"), GANTRY_PYTHON=sys.executable)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=RUN_TIMEOUT, startup_timeout=60,
-                                allow_errors=True, resources={"metadata": {"path": str(workdir)}})
-        client.execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    nbformat.write(nb, workdir / "executed.ipynb")
-    return nb, workdir
+    return execute_notebook(NOTEBOOK, workdir, env, timeout=RUN_TIMEOUT), workdir
 
 
 def test_every_cell_ran_without_error(remote_nb):
-    nb, _ = remote_nb
-    problems = []
-    for c in nb.cells:
-        if c.cell_type != "code":
-            continue
-        if not c.execution_count:
-            problems.append(f"did not run: {c.source[:60]!r}")
-        errs = [o for o in c.outputs if o.output_type == "error"]
-        if errs:
-            problems.append(f"{c.source[:60]!r}: {errs[0].ename}: {errs[0].evalue}")
+    problems = cell_problems(remote_nb[0])
     assert not problems, "\n".join(problems)
 
 
@@ -138,7 +113,7 @@ def test_compute_magics_attach_and_refuse(k, sshd, tmp_path):
     assert_error(k, f"%compute attach box2 --kind ssh {common} --known-hosts {empty}", "host key", "is not in", "SHA256:")
     assert_error(k, "%compute show box2", "not found")
     # A password prompt with no stdin allowed fails clearly, never hangs.
-    assert_error(k, f"%compute attach box3 --kind ssh --address 127.0.0.1 --user x --password", "no answer came")
+    assert_error(k, "%compute attach box3 --kind ssh --address 127.0.0.1 --user x --password", "no answer came")
 
 
 SUBMIT_REMOTE = r'''

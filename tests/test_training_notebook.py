@@ -2,16 +2,14 @@
 outlives the kernel that submitted it."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from conftest import KERNEL_NAME, ROOT, start_kernel, stdout_of, summarize, notebook_cell as cell, cell_text as text
+from conftest import (KERNEL_NAME, ROOT, cell_problems, execute_notebook, start_kernel, stdout_of, summarize,
+                      notebook_cell as cell, cell_text as text)
 
 NOTEBOOK = ROOT / "notebooks" / "01-local-training.ipynb"
 RUN_TIMEOUT = 180  # hang guard per cell: runs train scikit-learn models and build a venv
@@ -26,38 +24,15 @@ def _venv_python() -> str:
 @pytest.fixture(scope="module")
 def training(jupyter_env, tmp_path_factory):
     pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    assert nb.metadata.kernelspec.name == "gantry"
-    assert nb.metadata.kernelspec.language == "go"
     workdir = tmp_path_factory.mktemp("training")
-    saved = {k: os.environ.get(k) for k in ("GANTRY_WORKSPACE", "GANTRY_PYTHON")}
-    os.environ["GANTRY_WORKSPACE"] = str(workdir / "ws")
-    os.environ["GANTRY_PYTHON"] = _venv_python()
-    try:
-        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=RUN_TIMEOUT, startup_timeout=60,
-                                allow_errors=True, resources={"metadata": {"path": str(workdir)}})
-        client.execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    nbformat.write(nb, workdir / "executed.ipynb")
+    nb = execute_notebook(NOTEBOOK, workdir, {"GANTRY_WORKSPACE": str(workdir / "ws"), "GANTRY_PYTHON": _venv_python()},
+                          timeout=RUN_TIMEOUT)
+    assert nb.metadata.kernelspec.language == "go"
     return nb, workdir
 
 
 def test_every_cell_ran_without_error(training):
-    nb, _ = training
-    problems = []
-    for c in nb.cells:
-        if c.cell_type != "code":
-            continue
-        if not c.execution_count:
-            problems.append(f"did not run: {c.source[:60]!r}")
-        errs = [o for o in c.outputs if o.output_type == "error"]
-        if errs:
-            problems.append(f"{c.source[:60]!r}: {errs[0].ename}: {errs[0].evalue}")
+    problems = cell_problems(training[0])
     assert not problems, "\n".join(problems)
 
 
