@@ -119,11 +119,7 @@ with open(os.path.join("outputs", "model.txt"), "w") as f:
     f.write("weights")
 `)
 	ctx := context.Background()
-	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
-		RunConfig: RunConfiguration{Target: "box"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := submitBox(t, ws, src)
 	st, out := waitRun(t, run)
 	if st != workspace.StateCompleted {
 		t.Fatalf("state %s\n%s", st, out)
@@ -156,13 +152,8 @@ func TestSSHResubmitSendsOnlyTheChangedFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx := context.Background()
 	submit := func() sshdriver.State {
-		run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
-			RunConfig: RunConfiguration{Target: "box"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		run := submitBox(t, ws, src)
 		if st, out := waitRun(t, run); st != workspace.StateCompleted {
 			t.Fatalf("state %s\n%s", st, out)
 		}
@@ -179,6 +170,34 @@ func TestSSHResubmitSendsOnlyTheChangedFile(t *testing.T) {
 	second := submit()
 	if second.BlobsSent != 1 || second.BytesSent != int64(len(changed)) {
 		t.Errorf("resubmit sent %d blobs, %d bytes; want 1 blob of %d bytes", second.BlobsSent, second.BytesSent, len(changed))
+	}
+}
+
+// submitBox submits src's train.py to the target "box".
+func submitBox(t *testing.T, ws *Workspace, src string) *Run {
+	t.Helper()
+	run, err := ws.Experiment("exp").Submit(context.Background(), ScriptRunConfig{SourceDirectory: src, Script: "train.py",
+		RunConfig: RunConfiguration{Target: "box"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// waitForOutput waits until the run's local output log holds want.
+func waitForOutput(t *testing.T, run *Run, want string) {
+	t.Helper()
+	dir, _ := run.Dir()
+	deadline := time.Now().Add(2 * time.Minute) // hang guard
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
+		if bytes.Contains(b, []byte(want)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the run's output after 2 minutes:\n%s", want, b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -209,11 +228,7 @@ for i in range(300):
     time.sleep(0.01)
 `)
 	ctx := context.Background()
-	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
-		RunConfig: RunConfiguration{Target: "box"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := submitBox(t, ws, src)
 	dir, _ := run.Dir()
 	// Wait for the first lines to arrive here, then cut every connection
 	// twice while the script runs.
@@ -252,11 +267,7 @@ for i in range(100):
     time.sleep(0.01)
 `)
 	ctx := context.Background()
-	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
-		RunConfig: RunConfiguration{Target: "box"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := submitBox(t, ws, src)
 	id := run.ID
 	time.Sleep(300 * time.Millisecond)
 	exe := ws.exe
@@ -290,19 +301,8 @@ print("started", flush=True)
 time.sleep(300)
 `)
 	ctx := context.Background()
-	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
-		RunConfig: RunConfiguration{Target: "box"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := run.Dir()
-	for {
-		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
-		if bytes.Contains(b, []byte("started")) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	run := submitBox(t, ws, src)
+	waitForOutput(t, run, "started")
 	if err := run.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -488,19 +488,8 @@ for i in range(120):
     time.sleep(0.1)
 `)
 	ctx := context.Background()
-	run, err := ws.Experiment("exp").Submit(ctx, ScriptRunConfig{SourceDirectory: src, Script: "train.py",
-		RunConfig: RunConfiguration{Target: "box"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := run.Dir()
-	for {
-		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
-		if bytes.Contains(b, []byte("line 5\n")) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	run := submitBox(t, ws, src)
+	waitForOutput(t, run, "line 5\n")
 	s.script(t, "stop", s.dir)              // the daemon and every connection
 	deadline := time.Now().Add(time.Minute) // hang guard
 	for {
