@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh clean
+.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm clean
 
 all: test
 
@@ -58,6 +58,11 @@ bench-sdk: build
 # resubmit bytes, log latency; writes bench/results/ssh.md.
 bench-ssh: build
 	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/sshbench -python "$(abspath $(PY))" -out bench/results/ssh.md
+
+# Managed clusters on a private Slurm (scripts/slurm.sh) beside raw sbatch:
+# submit -> RUNNING, scale-up from zero, throughput; writes bench/results/slurm.md.
+bench-slurm: build
+	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/slurmbench -python "$(abspath $(PY))" -out bench/results/slurm.md
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache
