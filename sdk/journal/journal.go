@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -304,25 +303,4 @@ func applyEntry(u *workspace.RunUpdate, e Entry) error {
 		return u.LogMetrics(ms)
 	}
 	return nil // an entry of a newer agent: skipped
-}
-
-// ReadFrom reads path from offset to its end (at most max bytes, if max
-// > 0).
-func ReadFrom(path string, offset int64, max int) ([]byte, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return nil, err
-	}
-	var r io.Reader = f
-	if max > 0 {
-		r = io.LimitReader(f, int64(max))
-	}
-	return io.ReadAll(r)
 }

@@ -349,34 +349,6 @@ func TestCreateCorrupt(t *testing.T) {
 	}
 }
 
-func TestReadFrom(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "f")
-	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		path   string
-		offset int64
-		max    int
-		want   string
-	}{
-		{path, 0, 0, "0123456789"},
-		{path, 3, 0, "3456789"},
-		{path, 3, 4, "3456"},
-		{path, 10, 0, ""},
-		{path, 20, 0, ""},
-		{filepath.Join(dir, "missing"), 0, 0, ""},
-	}
-	for _, tt := range tests {
-		got, err := ReadFrom(tt.path, tt.offset, tt.max)
-		if err != nil || string(got) != tt.want {
-			t.Errorf("ReadFrom(%s, %d, %d) = %q, %v; want %q", filepath.Base(tt.path), tt.offset, tt.max, got, err, tt.want)
-		}
-	}
-}
-
-// newRun opens a workspace and creates a Queued run on an SSH target.
 func newRun(t *testing.T) (*workspace.Workspace, string) {
 	t.Helper()
 	ctx := t.Context()
@@ -671,7 +643,7 @@ func TestApplyWriterJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	data, err := ReadFrom(filepath.Join(dir, FileName), 0, 0)
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
