@@ -51,6 +51,7 @@ import (
 	"syscall"
 	"time"
 
+	"gantry/bench/internal/durations"
 	"gantry/sdk"
 	"gantry/sdk/driver/slurm"
 	"gantry/sdk/environment"
@@ -443,12 +444,12 @@ func (s *b) idleNode(ctx context.Context) error {
 	}
 	s.rows = append(s.rows,
 		fmt.Sprintf("| submit -> RUNNING on an idle node (median / p95 of %d) | Submit call -> Running event: %s / %s | sbatch -> squeue says R (10 ms polls): %s / %s | %+.1f ms (difference of medians; target <= 50 ms); paired, median %+.1f ms |",
-			*runs, ms(median(g)), ms(pct(g, 95)), ms(median(raw)), ms(pct(raw, 95)), msf(median(g)-median(raw)), msf(median(diff))),
-		fmt.Sprintf("| same, as seen by polling (Gantry: workspace every 2 ms) | %s / %s | | %+.1f ms |", ms(median(gSeen)), ms(pct(gSeen, 95)), msf(median(gSeen)-median(raw))),
+			*runs, ms(durations.Median(g)), ms(durations.Pct(g, 95)), ms(durations.Median(raw)), ms(durations.Pct(raw, 95)), msf(durations.Median(g)-durations.Median(raw)), msf(durations.Median(diff))),
+		fmt.Sprintf("| same, as seen by polling (Gantry: workspace every 2 ms) | %s / %s | | %+.1f ms |", ms(durations.Median(gSeen)), ms(durations.Pct(gSeen, 95)), msf(durations.Median(gSeen)-durations.Median(raw))),
 		fmt.Sprintf("| submit -> the job's first command ran | (the script starts at Running) | sbatch -> `date` in the batch job: %s / %s | %+.1f ms |",
-			ms(median(rawScript)), ms(pct(rawScript, 95)), msf(median(g)-median(rawScript))),
+			ms(durations.Median(rawScript)), ms(durations.Pct(rawScript, 95)), msf(durations.Median(g)-durations.Median(rawScript))),
 		fmt.Sprintf("| Gantry's submit -> Running, by step (medians) | snapshot + record: %s; Queued -> Submit returns (sbatch): %s; Submit returns -> agent Preparing (Slurm + batch script + agent start): %s; Preparing -> Starting (snapshot restore, environment): %s; Starting -> Running: %s | | |",
-			ms(median(toQueued)), ms(median(submitCall)), ms(median(toAgent)), ms(median(prep)), ms(median(toRun))))
+			ms(durations.Median(toQueued)), ms(durations.Median(submitCall)), ms(durations.Median(toAgent)), ms(durations.Median(prep)), ms(durations.Median(toRun))))
 	return nil
 }
 
@@ -539,10 +540,10 @@ func (s *b) scaleUp(ctx context.Context, delay string) error {
 		raw = append(raw, seen.Sub(t0))
 	}
 	s.rows = append(s.rows, fmt.Sprintf("| scale-up from zero: submit -> RUNNING, node powered down (median of %d; min-max) | %s (%s-%s) | %s (%s-%s) | %+.0f ms; boot delay %s s |",
-		*scaleReps, secs(median(g)), secs(slices.Min(g)), secs(slices.Max(g)), secs(median(raw)), secs(slices.Min(raw)), secs(slices.Max(raw)),
-		msf(median(g)-median(raw)), delay))
+		*scaleReps, secs(durations.Median(g)), secs(slices.Min(g)), secs(slices.Max(g)), secs(durations.Median(raw)), secs(slices.Min(raw)), secs(slices.Max(raw)),
+		msf(durations.Median(g)-durations.Median(raw)), delay))
 	if len(cycle) > 0 {
-		s.notes = append(s.notes, fmt.Sprintf("scale-down: with IdleSecondsBeforeScaledown %d the node was powered down again %s (median) after the run ended", *idle, secs(median(cycle))))
+		s.notes = append(s.notes, fmt.Sprintf("scale-down: with IdleSecondsBeforeScaledown %d the node was powered down again %s (median) after the run ended", *idle, secs(durations.Median(cycle))))
 	}
 	return nil
 }
@@ -649,18 +650,6 @@ func numCPU() int {
 	b, _ := exec.Command("nproc").Output()
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
-}
-
-func median(d []time.Duration) time.Duration { return pct(d, 50) }
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[max(0, min(len(s)-1, i-1))]
 }
 
 func ms(d time.Duration) string   { return fmt.Sprintf("%.1f ms", msf(d)) }

@@ -29,12 +29,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"gantry/bench/internal/durations"
 	"gantry/sdk"
 	"gantry/sdk/environment"
 )
@@ -182,10 +182,10 @@ func bench(runs, nfiles int, python, outPath string) error {
 	fmt.Fprintf(&b, "## SSH target (sshd on 127.0.0.1, %s)\n\n", time.Now().Format("2006-01-02"))
 	fmt.Fprintf(&b, "| metric | Gantry | peer | ratio |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| submit -> script started, warm connection, %d-file snapshot (median / p95 of %d) | %s / %s | ssh -S (master connection) + same python: %s / %s | %.2f |\n",
-		nfiles, runs, ms(median(starts)), ms(pct(starts, 95)), ms(median(peer)), ms(pct(peer, 95)), float64(median(starts))/float64(median(peer)))
+		nfiles, runs, ms(durations.Median(starts)), ms(durations.Pct(starts, 95)), ms(durations.Median(peer)), ms(durations.Pct(peer, 95)), float64(durations.Median(starts))/float64(durations.Median(peer)))
 	fmt.Fprintf(&b, "| first submit to a new machine | %s | | |\n", firstSent)
 	fmt.Fprintf(&b, "| resubmit after one file of %d changed | %s | | |\n", nfiles, resent)
-	fmt.Fprintf(&b, "| log line latency, remote print -> notebook (p50 / p95 of %d) | %s / %s | | |\n", len(lat), ms(median(lat)), ms(pct(lat, 95)))
+	fmt.Fprintf(&b, "| log line latency, remote print -> notebook (p50 / p95 of %d) | %s / %s | | |\n", len(lat), ms(durations.Median(lat)), ms(durations.Pct(lat, 95)))
 	fmt.Print(b.String())
 	if outPath != "" {
 		os.MkdirAll(filepath.Dir(outPath), 0o755)
@@ -265,17 +265,5 @@ func run(name string, args ...string) string {
 }
 
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func median(d []time.Duration) time.Duration { return pct(d, 50) }
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[max(0, min(len(s)-1, i-1))]
-}
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
