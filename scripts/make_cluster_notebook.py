@@ -1,26 +1,16 @@
 """Writes notebooks/03-cluster.ipynb (kept as a script so the notebook's
 cells are reviewed as text). Run: python3 scripts/make_cluster_notebook.py"""
-import json
-from pathlib import Path
+from notebook_builder import Notebook, train_py as training_script
 
-ROOT = Path(__file__).resolve().parent.parent
-train = json.load(open(ROOT / "notebooks" / "01-local-training.ipynb"))
-train_py = "".join(train["cells"][8]["source"])  # %%writefile training/train.py
+train_py = training_script()  # %%writefile training/train.py
 # The same script, saying which node of how many it is.
 anchor = "args = ap.parse_args()\n"
 assert anchor in train_py, "notebook 01's train.py changed: update make_cluster_notebook.py"
 train_py = train_py.replace(anchor, anchor + (
     'print(f"node {os.environ.get(\'GANTRY_NODE_RANK\', \'0\')} of {os.environ.get(\'GANTRY_NUM_NODES\', \'1\')}", flush=True)\n'))
 
-cells = []
-
-
-def md(s):
-    cells.append({"cell_type": "markdown", "metadata": {}, "source": s.strip("\n")})
-
-
-def code(s):
-    cells.append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": s.strip("\n")})
+nb = Notebook()
+md, code = nb.md, nb.code
 
 
 md("""
@@ -350,8 +340,4 @@ if err := ws.Close(); err != nil {
 }
 """)
 
-nb = {"cells": cells, "metadata": train["metadata"], "nbformat": 4, "nbformat_minor": 5}
-for i, c in enumerate(nb["cells"]):
-    c["id"] = f"cell-{i:02d}"
-(ROOT / "notebooks" / "03-cluster.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
-print("wrote notebooks/03-cluster.ipynb")
+nb.write("03-cluster.ipynb")
