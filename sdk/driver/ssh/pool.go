@@ -415,9 +415,10 @@ func output(ctx context.Context, client *ssh.Client, stdin io.Reader, cmd string
 	}
 	defer sess.Close()
 	sess.Stdin = stdin
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	errb := &lockedBuffer{max: 16 << 10}
 	sess.Stdout = &out
-	sess.Stderr = &limitedWriter{w: &errb, n: 16 << 10}
+	sess.Stderr = errb
 	done := make(chan error, 1)
 	go func() { done <- sess.Run(cmd) }()
 	select {
@@ -464,19 +465,4 @@ func keepalive(client *ssh.Client, done <-chan struct{}) {
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// limitedWriter keeps the first n bytes written to it.
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
 }
