@@ -135,9 +135,9 @@ func (f *follower) sync(ctx context.Context, c *Conn, state workspace.State) err
 	}
 	complete := from+int64(len(jr.Data)) >= jr.Size
 	if jr.Alive && jr.HeartbeatAgeMS >= 0 && time.Duration(jr.HeartbeatAgeMS)*time.Millisecond < heartbeatFresh {
-		if r, err := f.ws.Run(ctx, id); err == nil && (r.State == workspace.StateRunning || r.State == workspace.StateNotResponding) {
-			_ = f.ws.Heartbeat(ctx, id)
-		}
+		// A NotResponding run is Running again; a run that has ended takes
+		// no heartbeat, and refuses it.
+		_ = f.ws.Heartbeat(ctx, id)
 	}
 	if jr.Alive || !complete || final {
 		f.deadSeen = 0
