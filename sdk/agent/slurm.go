@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -131,34 +132,85 @@ func (a *agent) slurmRestart(ctx context.Context) {
 // Slurm.
 const requeuedBySlurm stopReason = 100
 
-// slurmStop tells why a script under Slurm stopped: scancel after a cancel
-// request and a preemption both send SIGTERM, to the agent and the script
-// at once, so the script may die first. A preemption is recorded here, as
-// Queued.
+// slurmStop tells why a script under Slurm stopped. scancel after a cancel
+// request and a preemption both send SIGTERM to every process of the job,
+// the script's own children included, so the script may end first, and
+// even with status 0: a shell whose child was killed goes on to its next
+// line, and a training script that checkpoints on SIGTERM exits cleanly.
+// So on a low-priority cluster the agent asks Slurm whether it requeued
+// the job (slurmRequeued) whenever the script ends, however it ended. A
+// preemption is recorded here, as Queued.
 func (a *agent) slurmStop(ctx context.Context, why stopReason, waitErr error) stopReason {
 	if why == exitedByItself {
 		a.waitForWorkers(ctx)
 	}
-	if !underSlurm() || (why != agentStopped && !killedByTERM(waitErr)) {
+	if !underSlurm() {
 		return why
 	}
-	if a.canceled(context.WithoutCancel(ctx)) {
+	termed := why == agentStopped || killedByTERM(waitErr)
+	if termed && a.canceled(context.WithoutCancel(ctx)) {
 		return canceledByUser
 	}
 	if !slurmRequeues() {
 		return why
 	}
-	if why != agentStopped {
-		select {
-		case <-ctx.Done(): // the agent's own SIGTERM
-		case <-time.After(2 * time.Second):
+	requeued, err := slurmRequeued(context.WithoutCancel(ctx))
+	if err != nil {
+		// Without an answer from Slurm, only SIGTERM tells a preemption:
+		// the agent's own follows the script's soon.
+		a.logger.Printf("ask Slurm whether it requeued the job: %v", err)
+		if !termed {
 			return why
 		}
+		if why != agentStopped {
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+				return why
+			}
+		}
+		requeued = true
+	}
+	if !requeued {
+		return why
 	}
 	if a.requeue(ctx) {
 		return requeuedBySlurm
 	}
+	if a.canceled(context.WithoutCancel(ctx)) {
+		return canceledByUser
+	}
 	return why
+}
+
+// slurmRequeued reports whether Slurm has requeued this agent's job: its
+// restart count is past the one this attempt started with. slurmctld
+// counts the restart when it decides to preempt, before slurmd signals the
+// job's processes, so the answer is settled by the time the script ends.
+func slurmRequeued(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	job := os.Getenv("SLURM_JOB_ID")
+	out, err := exec.CommandContext(ctx, "scontrol", "--oneliner", "show", "job", job).Output()
+	if err != nil {
+		return false, fmt.Errorf("scontrol show job %s: %w", job, err)
+	}
+	n, err := restartsField(string(out))
+	if err != nil {
+		return false, fmt.Errorf("scontrol show job %s: %w", job, err)
+	}
+	return n > slurmRestarts(), nil
+}
+
+// restartsField reads Restarts=N from a line of `scontrol --oneliner show
+// job`.
+func restartsField(line string) (int, error) {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "Restarts="); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("no Restarts= field in its answer")
 }
 
 // killedByTERM reports whether a script's end came from SIGTERM.

@@ -231,11 +231,13 @@ func TestMinNodesAndUpdate(t *testing.T) {
 
 // A dedicated run preempts a low-priority one on the same nodes; Slurm
 // requeues it and it completes by itself, with the restart in its history.
+// The low-priority script checkpoints on SIGTERM and exits 0, as a training
+// script should: a clean exit after a preemption is still a preemption.
 func TestPreemptionRequeues(t *testing.T) {
 	ws, ctx := open(t)
 	cluster(t, ws, ctx, "low", sdk.ManagedCluster{MaxNodes: 1, VMPriority: "lowpriority", IdleSecondsBeforeScaledown: 30})
 	cluster(t, ws, ctx, "ded", sdk.ManagedCluster{NodesOf: "low", VMPriority: "dedicated"})
-	low := submit(t, ws, ctx, "low", `echo "start restart=${SLURM_RESTART_COUNT:-0}"; if [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then sleep 120; fi; echo finished`, 1)
+	low := submit(t, ws, ctx, "low", `echo "start restart=${SLURM_RESTART_COUNT:-0}"; trap 'echo checkpoint; exit 0' TERM; if [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then sleep 120 & wait; fi; echo finished`, 1)
 	waitState(t, ctx, low, workspace.StateRunning)
 	ded := submit(t, ws, ctx, "ded", "echo dedicated", 1)
 	if got := wait(t, ctx, ded); got != workspace.StateCompleted {
@@ -252,7 +254,7 @@ func TestPreemptionRequeues(t *testing.T) {
 	if d.Tags["gantry.slurm.restarts"] != "1" || d.ExitCode == nil || *d.ExitCode != 0 {
 		t.Errorf("tags %v, exit code %v; want restarts 1, exit 0", d.Tags, d.ExitCode)
 	}
-	if out := output(t, low, "logs/output.log"); !strings.Contains(out, "restart=1") || !strings.Contains(out, "finished") {
+	if out := output(t, low, "logs/output.log"); !strings.Contains(out, "checkpoint") || !strings.Contains(out, "restart=1") || !strings.Contains(out, "finished") {
 		t.Errorf("output %q", out)
 	}
 }
