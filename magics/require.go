@@ -103,7 +103,7 @@ func require(ctx context.Context, gopath string, specs []string, stdout, stderr 
 		}
 	}
 	if err := run(nil, append([]string{"get"}, specs...)...); err != nil {
-		return fmt.Errorf("%%require: %w: check the module path and version", err)
+		return fmt.Errorf("%%require: %w: %s", err, getHint(err.Error()))
 	}
 
 	// The requested modules themselves, then every module their packages
@@ -219,3 +219,17 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return string(t.b) }
+
+// getHint says what to do about a failed go get, from what go printed.
+func getHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "verifying module") && (strings.Contains(msg, "dial tcp") || strings.Contains(msg, "no such host") ||
+		strings.Contains(msg, "connection refused") || strings.Contains(msg, "timeout")):
+		return "the checksum database (GOSUMDB) could not be reached to verify the module: " +
+			"reach it, or, offline, trust the module cache for it by starting the kernel with GONOSUMDB=<module path> (or GOSUMDB=off)"
+	case strings.Contains(msg, "disabled by GOPROXY=off"):
+		return "the module is not in the module cache and GOPROXY=off forbids downloading it: " +
+			"download it once with network access (go mod download MODULE@VERSION), or unset GOPROXY=off"
+	}
+	return "check the module path and version"
+}

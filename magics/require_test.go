@@ -132,3 +132,18 @@ func TestRequireBadModule(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+func TestGetHint(t *testing.T) {
+	tests := []struct{ msg, want string }{
+		{`go get x@v1 failed: x@v1: verifying module: x@v1: Get "https://sum.golang.org/lookup/x@v1": dial tcp: lookup sum.golang.org on 10.0.0.1:53: no such host`, "GONOSUMDB=<module path>"},
+		{`go get x@v1 failed: x@v1: verifying module: x@v1: Get "http://127.0.0.1:9/lookup/x@v1": dial tcp 127.0.0.1:9: connect: connection refused`, "GOSUMDB=off"},
+		{`go get x@v1 failed: go: x@v1: module lookup disabled by GOPROXY=off`, "go mod download MODULE@VERSION"},
+		{`go get x@v1 failed: go: x@v1: verifying module: checksum mismatch`, "check the module path and version"},
+		{`go get no/such@v1 failed: go: unrecognized import path "no/such"`, "check the module path and version"},
+	}
+	for _, tt := range tests {
+		if got := getHint(tt.msg); !strings.Contains(got, tt.want) {
+			t.Errorf("getHint(%q) = %q; want it to contain %q", tt.msg, got, tt.want)
+		}
+	}
+}

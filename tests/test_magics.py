@@ -234,13 +234,25 @@ def test_help_unknown_name(k):
 # --- %require -------------------------------------------------------------------------
 
 def test_require_offline_from_module_cache(kernel_factory, tmp_path):
+    # Go's own offline settings: no proxy, and the module cache trusted
+    # without the checksum database (which is on the network too).
     gopath = tmp_path / "gopath"
-    k = kernel_factory(env={"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GANTRY_GOPATH": str(gopath)})
+    k = kernel_factory(env={"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOSUMDB": "off", "GANTRY_GOPATH": str(gopath)})
     _, outputs = k.ok("%require github.com/google/uuid@v1.6.0", timeout=300)
     assert "github.com/google/uuid" in stdout_of(outputs), summarize(outputs)
     k.ok('import "github.com/google/uuid"')
     assert k.value("len(uuid.NewString())") == "36"
     assert (gopath / "src" / "github.com" / "google" / "uuid").exists()
+
+
+def test_require_checksum_database_unreachable(kernel_factory, tmp_path):
+    # Offline but still asking the checksum database: the error says that
+    # the database was unreachable and how to trust the module cache instead.
+    k = kernel_factory(env={"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOSUMDB": "sum.golang.org http://127.0.0.1:9",
+                            "GANTRY_GOPATH": str(tmp_path / "gopath")})
+    text = assert_error(k, "%require github.com/google/uuid@v1.6.0", "github.com/google/uuid", "checksum database", "GONOSUMDB")
+    assert "check the module path" not in text, text
+    assert k.value("1+1") == "2"
 
 
 def test_require_without_version(k):
