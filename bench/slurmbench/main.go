@@ -529,7 +529,7 @@ func (s *b) scaleUp(ctx context.Context, delay string) error {
 			return err
 		}
 		t0 = time.Now()
-		id, err := s.rawJob(ctx, rname, "rawbench-zero", "true")
+		id, err := s.rawJob(ctx, rname, "rawbench-zero", "sleep 0.5") // long enough for a 10 ms poll to see RUNNING
 		if err != nil {
 			return err
 		}

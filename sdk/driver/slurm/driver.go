@@ -120,15 +120,17 @@ func BatchScriptFor(agent, runID string, nodes int, requeue bool) string {
 	if requeue {
 		b.WriteString("export GANTRY_SLURM_REQUEUE=1\n")
 	}
+	b.WriteString("export GANTRY_MASTER_PORT=$((29500 + ${SLURM_JOB_ID:-0} % 1000))\n")
+	if nodes <= 1 {
+		// Every rank is on this node: no need for the two scontrol calls,
+		// round trips to slurmctld before the agent starts.
+		b.WriteString("export GANTRY_MASTER_ADDR=127.0.0.1 GANTRY_NODE_RANK=0\nexec " + agent + "\n")
+		return b.String()
+	}
 	b.WriteString(`first=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 addr=$(scontrol show node "$first" -o | sed -n 's/.* NodeAddr=\([^ ]*\).*/\1/p')
 export GANTRY_MASTER_ADDR=${addr:-$first}
-export GANTRY_MASTER_PORT=$((29500 + ${SLURM_JOB_ID:-0} % 1000))
 `)
-	if nodes <= 1 {
-		b.WriteString("export GANTRY_NODE_RANK=0\nexec " + agent + "\n")
-		return b.String()
-	}
 	b.WriteString("exec srun --ntasks-per-node=1 --kill-on-bad-exit=0 sh -c " +
 		shellQuote("GANTRY_NODE_RANK=$SLURM_PROCID exec "+agent) + "\n")
 	return b.String()
