@@ -178,6 +178,7 @@ func (ws *Workspace) closeRemotes() {
 // Transfer is what a submit sent to a remote target's machine.
 type Transfer struct {
 	BytesSent int64 // snapshot bytes sent
+	WireBytes int64 // all the submit wrote to the connection: run files (manifest included), blobs, framing
 	FilesSent int   // distinct snapshot files sent
 	Files     int   // distinct files in the snapshot; the machine had the rest
 }
@@ -197,5 +198,5 @@ func (r *Run) Transfer(ctx context.Context) (Transfer, bool, error) {
 	if err := json.Unmarshal(h.State, &st); err != nil {
 		return Transfer{}, false, fmt.Errorf("run %s: unreadable handle: %w", r.ID, err)
 	}
-	return Transfer{BytesSent: st.BytesSent, FilesSent: st.BlobsSent, Files: st.BlobsTotal}, true, nil
+	return Transfer{BytesSent: st.BytesSent, WireBytes: st.WireBytes, FilesSent: st.BlobsSent, Files: st.BlobsTotal}, true, nil
 }

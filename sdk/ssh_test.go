@@ -171,6 +171,11 @@ func TestSSHResubmitSendsOnlyTheChangedFile(t *testing.T) {
 	if second.BlobsSent != 1 || second.BytesSent != int64(len(changed)) {
 		t.Errorf("resubmit sent %d blobs, %d bytes; want 1 blob of %d bytes", second.BlobsSent, second.BytesSent, len(changed))
 	}
+	// On the wire: the run's files (job, manifest) and framing besides the
+	// one blob; none of the blobs the first submit sent.
+	if second.WireBytes <= second.BytesSent || second.WireBytes > first.WireBytes-first.BytesSent/2 {
+		t.Errorf("wire bytes: first submit %d, resubmit %d (its blob %d bytes)", first.WireBytes, second.WireBytes, second.BytesSent)
+	}
 }
 
 // submitBox submits src's train.py to the target "box".

@@ -82,8 +82,11 @@ func (c *Client) Call(ctx context.Context, req Request) (*Response, error) {
 	c.pending[req.ID] = ch
 	c.mu.Unlock()
 	c.wmu.Lock()
-	err := writeFrame(c.w, &req)
+	n, err := writeFrame(c.w, &req)
 	c.wmu.Unlock()
+	if sent := sentCounter(ctx); sent != nil {
+		sent.Add(int64(n))
+	}
 	if err != nil {
 		c.mu.Lock()
 		delete(c.pending, req.ID)

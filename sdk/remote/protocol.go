@@ -12,10 +12,12 @@
 package remote
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -32,8 +34,8 @@ const (
 	OpProbe   = "probe"   // -> Probe
 	OpMissing = "missing" // Hashes -> Missing: the blobs the cache lacks
 	OpPut     = "put"     // Hash, Offset, Data, Last: a chunk of a blob
-	OpPrepare = "prepare" // Run, Files: write a run's directory
-	OpStart   = "start"   // Run -> PID: start its agent, detached (idempotent)
+	OpPrepare = "prepare" // Run, Files -> Missing: write a run's directory; the blobs its snapshot needs that the cache lacks
+	OpStart   = "start"   // Run -> PID: start its agent, detached (idempotent), once the cache has every blob
 	OpRead    = "read"    // Run, Name, Offset, Max, WaitMS -> Data, Size, Alive, HeartbeatAgeMS
 	OpCancel  = "cancel"  // Run: ask its agent to cancel
 	OpOutputs = "outputs" // Run -> Files (no Data): the run's outputs/
@@ -68,6 +70,7 @@ type File struct {
 	Mode uint32 `msgpack:"mode,omitempty"`
 	Size int64  `msgpack:"size,omitempty"`
 	Data []byte `msgpack:"data,omitempty"`
+	Gzip bool   `msgpack:"gzip,omitempty"` // Data is gzip-compressed
 }
 
 // A Response answers the request with the same ID; Err is set when it
@@ -78,6 +81,7 @@ type Response struct {
 	Hello          *Hello   `msgpack:"hello,omitempty"`
 	Probe          *Probe   `msgpack:"probe,omitempty"`
 	Missing        []string `msgpack:"missing,omitempty"`
+	Blobs          int      `msgpack:"blobs,omitempty"` // OpPrepare: distinct blobs of the run's snapshot
 	PID            int      `msgpack:"pid,omitempty"`
 	Data           []byte   `msgpack:"data,omitempty"`
 	Size           int64    `msgpack:"size,omitempty"`
@@ -114,18 +118,17 @@ type Probe struct {
 }
 
 // writeFrame writes v as one frame.
-func writeFrame(w io.Writer, v any) error {
+func writeFrame(w io.Writer, v any) (int, error) {
 	body, err := msgpack.Marshal(v)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(body) > MaxFrame {
-		return fmt.Errorf("frame of %d bytes is over the limit of %d", len(body), MaxFrame)
+		return 0, fmt.Errorf("frame of %d bytes is over the limit of %d", len(body), MaxFrame)
 	}
 	b := make([]byte, 4, 4+len(body))
 	binary.BigEndian.PutUint32(b, uint32(len(body)))
-	_, err = w.Write(append(b, body...))
-	return err
+	return w.Write(append(b, body...))
 }
 
 // readFrame reads one frame into v.
@@ -146,4 +149,18 @@ func readFrame(r io.Reader, v any) error {
 		return err
 	}
 	return msgpack.Unmarshal(body, v)
+}
+
+type sentKey struct{}
+
+// WithSentCounter returns a context under which a Client's calls add the
+// bytes they write (frames, headers included) to n: what a submit put on
+// the wire.
+func WithSentCounter(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, sentKey{}, n)
+}
+
+func sentCounter(ctx context.Context) *atomic.Int64 {
+	n, _ := ctx.Value(sentKey{}).(*atomic.Int64)
+	return n
 }

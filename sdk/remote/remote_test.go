@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -569,7 +570,7 @@ func TestFrames(t *testing.T) {
 	var buf bytes.Buffer
 	in := Request{ID: 7, Op: OpPut, Hash: "h", Offset: 3, Data: []byte{0, 1, 2}, Last: true,
 		Files: []File{{Path: "p", Mode: 0o644, Size: 3, Data: []byte("abc")}}}
-	if err := writeFrame(&buf, &in); err != nil {
+	if _, err := writeFrame(&buf, &in); err != nil {
 		t.Fatal(err)
 	}
 	var out Request
@@ -594,4 +595,42 @@ func TestFrames(t *testing.T) {
 			t.Errorf("%s: readFrame = %v, want %v %q", tt.name, err, tt.is, tt.want)
 		}
 	}
+}
+
+// A prepare answers with the blobs of the run's snapshot the cache lacks
+// (its manifest may come gzip-compressed); start refuses until they are
+// all there.
+func TestPrepareMissingAndStart(t *testing.T) {
+	h := newHarness(t, "")
+	have, lack := []byte("in the cache"), []byte("not yet sent")
+	if _, err := h.client.PutBlob(context.Background(), sum(have), bytes.NewReader(have)); err != nil {
+		t.Fatal(err)
+	}
+	m := snapshot.Manifest{Entries: []snapshot.Entry{
+		{Path: "a.txt", Mode: 0o644, Size: int64(len(have)), SHA256: sum(have)},
+		{Path: "b.txt", Mode: 0o644, Size: int64(len(lack)), SHA256: sum(lack)},
+		{Path: "c.txt", Mode: 0o644, Size: int64(len(lack)), SHA256: sum(lack)},
+	}}
+	var plain bytes.Buffer
+	if err := m.Encode(&plain); err != nil {
+		t.Fatal(err)
+	}
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(plain.Bytes())
+	zw.Close()
+	resp := h.mustCall(t, Request{Op: OpPrepare, Run: "r1", Files: []File{{Path: "snapshot.manifest", Data: zipped.Bytes(), Gzip: true}}})
+	if !reflect.DeepEqual(resp.Missing, []string{sum(lack)}) {
+		t.Errorf("prepare says missing %v, want only %s", resp.Missing, sum(lack))
+	}
+	if b, err := os.ReadFile(filepath.Join(h.root, "runs", "r1", "snapshot.manifest")); err != nil || !bytes.Equal(b, plain.Bytes()) {
+		t.Errorf("the manifest was written as %q, %v; want it uncompressed", b, err)
+	}
+	_, err := h.call(t, Request{Op: OpStart, Run: "r1"})
+	wantErr(t, "start with a blob missing", err, "1 blobs of its snapshot are not in the cache")
+	_, err = h.call(t, Request{Op: OpSubmit, Run: "r1"})
+	wantErr(t, "submit with a blob missing", err, "not in the cache")
+
+	_, err = h.call(t, Request{Op: OpPrepare, Run: "r2", Files: []File{{Path: "job.json", Data: []byte("not gzip"), Gzip: true}}})
+	wantErr(t, "corrupt gzip", err, "not gzip data")
 }

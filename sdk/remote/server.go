@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ type Server struct {
 	mu      sync.Mutex
 	started map[string]chan struct{} // agents this server started, closed when they exit
 	slurm   map[string]slurmState    // squeue's last word on batch runs
+	lacking map[string][]string      // by run: the blobs its prepare found missing
 }
 
 // alive reports whether the run's agent runs. An agent this server
@@ -104,7 +106,7 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 			resp.ID = req.ID
 			wmu.Lock()
 			defer wmu.Unlock()
-			if err := writeFrame(w, resp); err != nil {
+			if _, err := writeFrame(w, resp); err != nil {
 				cancel()
 			}
 		}()
@@ -141,8 +143,24 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 	case OpPut:
 		return &Response{}, s.put(ctx, store, req)
 	case OpPrepare:
-		return &Response{}, s.prepare(req)
+		if err := s.prepare(req); err != nil {
+			return nil, err
+		}
+		missing, blobs, err := s.missing(store, req.Run)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.lacking == nil {
+			s.lacking = map[string][]string{}
+		}
+		s.lacking[req.Run] = missing
+		s.mu.Unlock()
+		return &Response{Missing: missing, Blobs: blobs}, nil
 	case OpStart:
+		if err := s.complete(store, req.Run); err != nil {
+			return nil, err
+		}
 		pid, err := s.start(req.Run)
 		return &Response{PID: pid}, err
 	case OpRead:
@@ -165,6 +183,9 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 	case OpOutputs:
 		return s.outputs(req.Run)
 	case OpSubmit:
+		if err := s.complete(store, req.Run); err != nil {
+			return nil, err
+		}
 		return s.submitBatch(ctx, req)
 	}
 	return nil, fmt.Errorf("unknown operation %q: the remote gantry is older than this one", req.Op)
@@ -239,7 +260,13 @@ func (s *Server) prepare(req *Request) error {
 		if mode == 0 {
 			mode = 0o600
 		}
-		if err := os.WriteFile(p+".tmp", f.Data, mode); err != nil {
+		data := f.Data
+		if f.Gzip {
+			if data, err = gunzip(f.Data); err != nil {
+				return fmt.Errorf("prepare run %s: %s: %w", req.Run, f.Path, err)
+			}
+		}
+		if err := os.WriteFile(p+".tmp", data, mode); err != nil {
 			return err
 		}
 		if err := os.Rename(p+".tmp", p); err != nil {
@@ -248,6 +275,97 @@ func (s *Server) prepare(req *Request) error {
 	}
 	return nil
 }
+
+// maxUnzipped bounds a file of a run's directory sent compressed.
+const maxUnzipped = 1 << 30
+
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("not gzip data: %w", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxUnzipped+1))
+	if err != nil {
+		return nil, fmt.Errorf("corrupt gzip data: %w", err)
+	}
+	if len(out) > maxUnzipped {
+		return nil, fmt.Errorf("over %d bytes uncompressed", maxUnzipped)
+	}
+	return out, nil
+}
+
+// missing returns the blobs named by a prepared run's snapshot manifest
+// that the cache lacks (what the client sends before it starts the run),
+// and how many distinct blobs it names. A run prepared without a manifest
+// lacks nothing here.
+func (s *Server) missing(store *snapshot.BlobStore, runID string) (missing []string, blobs int, err error) {
+	dir, err := RunDir(s.Root, runID)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(filepath.Join(dir, manifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil // no snapshot: nothing to send (the agent says what it lacks)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("run %s: %w", runID, err)
+	}
+	defer f.Close()
+	var m snapshot.Manifest
+	if err := m.Decode(f); err != nil {
+		return nil, 0, fmt.Errorf("run %s: %w", runID, err)
+	}
+	seen := map[string]bool{}
+	for _, e := range m.Entries {
+		if e.SHA256 == "" || seen[e.SHA256] {
+			continue
+		}
+		seen[e.SHA256] = true
+		ok, err := store.Has(e.SHA256)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok {
+			missing = append(missing, e.SHA256)
+		}
+	}
+	return missing, len(seen), nil
+}
+
+// complete refuses to start a run whose snapshot the cache does not hold
+// in full. When this server prepared the run, only the blobs its prepare
+// found missing are checked again.
+func (s *Server) complete(store *snapshot.BlobStore, runID string) error {
+	s.mu.Lock()
+	missing, ok := s.lacking[runID]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if missing, _, err = s.missing(store, runID); err != nil {
+			return err
+		}
+	}
+	var still []string
+	for _, h := range missing {
+		has, err := store.Has(h)
+		if err != nil {
+			return err
+		}
+		if !has {
+			still = append(still, h)
+		}
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("run %s: %d blobs of its snapshot are not in the cache (first %s): send them, then start it", runID, len(still), still[0])
+	}
+	s.mu.Lock()
+	delete(s.lacking, runID)
+	s.mu.Unlock()
+	return nil
+}
+
+// manifestFile is the run's snapshot manifest (as agent.ManifestFile).
+const manifestFile = "snapshot.manifest"
 
 // pidFile is where the agent of a run writes its process ID (as
 // agent.PIDFile).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -425,6 +426,22 @@ func BenchmarkTakeUnchanged(b *testing.B) {
 	for b.Loop() {
 		if _, st := take(b, root, store, Options{}); st.HashedFiles != 0 {
 			b.Fatalf("hashed %d files on an unchanged tree", st.HashedFiles)
+		}
+	}
+}
+
+// BenchmarkRestore materialises 2,000 small files: what an agent does
+// before a run's script starts.
+func BenchmarkRestore(b *testing.B) {
+	root := benchTree(b, 2000, 200)
+	store := newStore(b)
+	m, _ := take(b, root, store, Options{})
+	base := b.TempDir()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := Restore(context.Background(), m, store, filepath.Join(base, strconv.Itoa(i))); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

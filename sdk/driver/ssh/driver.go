@@ -1,6 +1,8 @@
 package ssh
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"gantry/sdk/driver"
 	"gantry/sdk/remote"
@@ -33,6 +36,7 @@ type State struct {
 	BytesSent  int64  `json:"bytes_sent"`          // snapshot bytes sent by this submit
 	BlobsSent  int    `json:"blobs_sent"`          // of
 	BlobsTotal int    `json:"blobs_total"`         // distinct blobs in the snapshot
+	WireBytes  int64  `json:"wire_bytes"`          // all this submit wrote to the connection: run files, blobs, framing
 }
 
 // Validate checks a configuration without connecting.
@@ -63,6 +67,18 @@ func (d *Driver) Attach(ctx context.Context, target string, config json.RawMessa
 }
 
 // runFiles are the files of a run's local directory that its agent needs.
+// gzipFrom is the size from which a run file travels compressed: the
+// snapshot manifest of a large tree is most of what a resubmit sends.
+const gzipFrom = 4 << 10
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw.Write(b) // writes to a bytes.Buffer do not fail
+	zw.Close()
+	return buf.Bytes()
+}
+
 func runFiles(dir string) ([]remote.File, error) {
 	var files []remote.File
 	for _, name := range []string{"job.json", "snapshot.manifest", "gantry-python"} {
@@ -86,7 +102,11 @@ func runFiles(dir string) ([]remote.File, error) {
 				return err
 			}
 			rel, _ := filepath.Rel(dir, p)
-			files = append(files, remote.File{Path: filepath.ToSlash(rel), Mode: uint32(fi.Mode().Perm()), Data: b})
+			f := remote.File{Path: filepath.ToSlash(rel), Mode: uint32(fi.Mode().Perm()), Data: b}
+			if len(b) >= gzipFrom {
+				f.Data, f.Gzip = gzipped(b), true
+			}
+			files = append(files, f)
 			return nil
 		})
 		if err != nil {
@@ -121,29 +141,18 @@ func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver
 	if err != nil {
 		return driver.Handle{}, err
 	}
-	f, err := os.Open(filepath.Join(job.RunDir, "snapshot.manifest"))
+	var wire atomic.Int64
+	ctx = remote.WithSentCounter(ctx, &wire)
+	files, err := runFiles(job.RunDir)
 	if err != nil {
-		return driver.Handle{}, fmt.Errorf("read the run's snapshot manifest: %w", err)
+		return driver.Handle{}, err
 	}
-	var m snapshot.Manifest
-	err = m.Decode(f)
-	f.Close()
+	// The machine answers with the blobs of the snapshot its cache lacks.
+	resp, err := c.Call(ctx, remote.Request{Op: remote.OpPrepare, Run: job.RunID, Files: files})
 	if err != nil {
-		return driver.Handle{}, fmt.Errorf("read the run's snapshot manifest: %w", err)
+		return driver.Handle{}, fmt.Errorf("prepare the run's directory on %s: %w", job.Target, err)
 	}
-	seen := map[string]bool{}
-	var hashes []string
-	for _, e := range m.Entries {
-		if e.SHA256 != "" && !seen[e.SHA256] {
-			seen[e.SHA256] = true
-			hashes = append(hashes, e.SHA256)
-		}
-	}
-	st := State{Root: c.Hello.Root, BlobsTotal: len(hashes)}
-	resp, err := c.Call(ctx, remote.Request{Op: remote.OpMissing, Hashes: hashes})
-	if err != nil {
-		return driver.Handle{}, fmt.Errorf("ask %s which blobs it lacks: %w", job.Target, err)
-	}
+	st := State{Root: c.Hello.Root, BlobsTotal: resp.Blobs}
 	store, err := snapshot.NewBlobStore(filepath.Join(job.WorkspaceDir, "blobs"))
 	if err != nil {
 		return driver.Handle{}, err
@@ -161,13 +170,6 @@ func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver
 		st.BytesSent += n
 		st.BlobsSent++
 	}
-	files, err := runFiles(job.RunDir)
-	if err != nil {
-		return driver.Handle{}, err
-	}
-	if _, err := c.Call(ctx, remote.Request{Op: remote.OpPrepare, Run: job.RunID, Files: files}); err != nil {
-		return driver.Handle{}, fmt.Errorf("prepare the run's directory on %s: %w", job.Target, err)
-	}
 	if cfg.Slurm != nil {
 		resp, err = c.Call(ctx, remote.Request{Op: remote.OpSubmit, Run: job.RunID, Nodes: job.NodeCount,
 			Requeue: cfg.Slurm.Requeue, Args: cfg.Slurm.sbatchArgs()})
@@ -182,6 +184,7 @@ func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver
 		}
 		st.PID = resp.PID
 	}
+	st.WireBytes = wire.Load()
 	b, _ := json.Marshal(st)
 	return driver.Handle{Kind: Kind, State: b}, nil
 }
