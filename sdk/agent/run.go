@@ -46,6 +46,8 @@ type agent struct {
 	dir    string // the run's directory
 	set    Settings
 	logger *log.Logger
+
+	failedWorker *failedWorker // a worker of a run of several nodes that failed (slurm.go)
 }
 
 // Run carries out the run runID of ws to its end and records the outcome
@@ -341,6 +343,9 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 	if errors.As(waitErr, &ee) {
 		code = ee.ExitCode()
 	}
+	if f := a.failedWorker; f != nil && code == 0 && f.ExitCode != nil {
+		code = *f.ExitCode
+	}
 	if err := a.rec.SetExitCode(ctx, id, code); err != nil {
 		a.logger.Printf("record exit code: %v", err)
 	}
@@ -358,6 +363,8 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the run exceeded its maximum duration of %s and was stopped", a.job.MaxDuration))
 	case why == agentStopped:
 		return a.transition(ctx, workspace.StateFailed, "the agent was stopped while the script ran")
+	case a.failedWorker != nil && waitErr == nil:
+		return a.transition(ctx, workspace.StateFailed, a.failedWorker.reason())
 	case waitErr != nil && code < 0:
 		return a.transition(ctx, workspace.StateFailed, "the script was killed: "+waitErr.Error())
 	case code != 0:

@@ -10,11 +10,13 @@ package agent
 //     Queued and counts the restart in the tag gantry.slurm.restarts.
 //   - In a run of several nodes, the agents of ranks above 0 are workers:
 //     they run the script on their node, with files and output under
-//     nodes/rank-N in the run's directory, and record nothing; rank 0
-//     records the run.
+//     nodes/rank-N in the run's directory, and record nothing; they leave
+//     their outcome in a file there, and rank 0 records the run: Failed,
+//     with the worker's exit code and reason, when a worker failed.
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,8 +72,14 @@ func slurmWorker(rec Recorder, paths Paths, runID string) (_ Recorder, _ Paths, 
 		}
 	}
 	paths.RunDir = dir
-	done = func() { _ = os.WriteFile(filepath.Join(dir, workerDone()), nil, 0o600) }
-	return workerRecorder{rec}, paths, done, nil
+	w := &workerRecorder{Recorder: rec}
+	done = func() {
+		w.mu.Lock()
+		b, _ := json.Marshal(w.out)
+		w.mu.Unlock()
+		_ = os.WriteFile(filepath.Join(dir, workerDone()), b, 0o600)
+	}
+	return w, paths, done, nil
 }
 
 // workerDone is the file a worker leaves in its directory when it ends:
@@ -80,36 +89,80 @@ func workerDone() string { return "done-" + strconv.Itoa(slurmRestarts()) }
 
 // waitForWorkers holds rank 0 of a run of several nodes until the other
 // ranks' agents have ended (or ctx ends), so that the run's final state
-// comes after every node's work.
-func (a *agent) waitForWorkers(ctx context.Context) {
+// comes after every node's work. It returns the first worker that failed,
+// or nil.
+func (a *agent) waitForWorkers(ctx context.Context) *failedWorker {
 	n, _ := strconv.Atoi(os.Getenv("GANTRY_NUM_NODES"))
 	rank, _ := strconv.Atoi(os.Getenv("GANTRY_NODE_RANK"))
 	if !underSlurm() || n <= 1 || rank != 0 {
-		return
+		return nil
 	}
+	var failed *failedWorker
 	for i := 1; i < n; i++ {
 		done := filepath.Join(a.dir, "nodes", "rank-"+strconv.Itoa(i), workerDone())
 		for {
-			if _, err := os.Stat(done); err == nil {
+			b, err := os.ReadFile(done)
+			if err == nil {
+				var out workerOutcome
+				if json.Unmarshal(b, &out) == nil && out.State == workspace.StateFailed && failed == nil {
+					failed = &failedWorker{rank: i, workerOutcome: out}
+				}
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return
+				return failed
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
+	return failed
 }
 
-// workerRecorder records nothing but sees cancel requests.
-type workerRecorder struct{ Recorder }
+// workerOutcome is what a worker leaves for rank 0 when it ends: the last
+// state and exit code it would have recorded.
+type workerOutcome struct {
+	State    workspace.State `json:"state,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	ExitCode *int            `json:"exit_code,omitempty"`
+}
 
-func (workerRecorder) Transition(context.Context, string, workspace.State, string) error { return nil }
-func (workerRecorder) Heartbeat(context.Context, string) error                           { return nil }
-func (workerRecorder) SetExitCode(context.Context, string, int) error                    { return nil }
-func (workerRecorder) SetTag(context.Context, string, string, string) error              { return nil }
-func (workerRecorder) LogMetrics(context.Context, string, []workspace.Metric) error      { return nil }
+// failedWorker is a worker whose outcome was Failed.
+type failedWorker struct {
+	rank int
+	workerOutcome
+}
+
+// reason says why the run failed, for rank 0 to record.
+func (f *failedWorker) reason() string {
+	return fmt.Sprintf("rank %d failed: %s (its files are under nodes/rank-%d)", f.rank, f.Reason, f.rank)
+}
+
+// workerRecorder records nothing in the run, but keeps the worker's
+// outcome for rank 0, and sees cancel requests.
+type workerRecorder struct {
+	Recorder
+	mu  sync.Mutex
+	out workerOutcome
+}
+
+func (w *workerRecorder) Transition(_ context.Context, _ string, to workspace.State, reason string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.out.State, w.out.Reason = to, reason
+	return nil
+}
+
+func (w *workerRecorder) SetExitCode(_ context.Context, _ string, code int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.out.ExitCode = &code
+	return nil
+}
+
+func (*workerRecorder) Heartbeat(context.Context, string) error                      { return nil }
+func (*workerRecorder) SetTag(context.Context, string, string, string) error         { return nil }
+func (*workerRecorder) LogMetrics(context.Context, string, []workspace.Metric) error { return nil }
 
 // slurmRestart notes a restart of a requeued Slurm job: the run goes back
 // to Queued (after a node failure it is still Running or NotResponding;
@@ -142,7 +195,7 @@ const requeuedBySlurm stopReason = 100
 // preemption is recorded here, as Queued.
 func (a *agent) slurmStop(ctx context.Context, why stopReason, waitErr error) stopReason {
 	if why == exitedByItself {
-		a.waitForWorkers(ctx)
+		a.failedWorker = a.waitForWorkers(ctx)
 	}
 	if !underSlurm() {
 		return why

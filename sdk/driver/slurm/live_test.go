@@ -212,6 +212,28 @@ func TestScaleFromZeroTwoNodes(t *testing.T) {
 	waitNodes(t, ws, ctx, "scale", func(s slurm.Status) bool { return s.Counts[slurm.PoweredDown] == 2 })
 }
 
+// A worker node whose script fails fails the run, with its exit code and
+// rank, though rank 0's script succeeded.
+func TestWorkerFailureFailsRun(t *testing.T) {
+	ws, ctx := open(t)
+	cluster(t, ws, ctx, "wfail", sdk.ManagedCluster{MaxNodes: 2, IdleSecondsBeforeScaledown: 3})
+	r := submit(t, ws, ctx, "wfail", `if [ "$GANTRY_NODE_RANK" = 1 ]; then echo "rank 1 gives up"; exit 3; fi; echo "rank 0 fine"`, 2)
+	if got := wait(t, ctx, r); got != workspace.StateFailed {
+		t.Fatalf("run %s, want Failed%s", got, history(ctx, r))
+	}
+	h := history(ctx, r)
+	if !strings.Contains(h, "rank 1 failed: the script exited with status 3") {
+		t.Errorf("history does not blame rank 1:%s", h)
+	}
+	d, _ := r.Details(ctx)
+	if d.ExitCode == nil || *d.ExitCode != 3 {
+		t.Errorf("exit code %v, want rank 1's 3", d.ExitCode)
+	}
+	if out := output(t, r, "nodes/rank-1/logs/output.log"); !strings.Contains(out, "rank 1 gives up") {
+		t.Errorf("rank 1 output %q", out)
+	}
+}
+
 // min_nodes are kept up; update(max_nodes) takes effect.
 func TestMinNodesAndUpdate(t *testing.T) {
 	ws, ctx := open(t)
