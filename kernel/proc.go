@@ -33,6 +33,10 @@ type proc struct {
 	state    string // "exit status 2", "signal: killed"
 }
 
+// pipeDrain bounds how long output is read after the executor exits,
+// while a process it started still holds its stdout or stderr.
+const pipeDrain = 2 * time.Second
+
 // startProc starts `exe executor` with output going to sink.
 func startProc(ctx context.Context, exe string, env []string, sink streamSink) (*proc, error) {
 	toExec, fromKernel, err := os.Pipe()
@@ -47,15 +51,24 @@ func startProc(ctx context.Context, exe string, env []string, sink streamSink) (
 	cmd.Env = env
 	cmd.ExtraFiles = []*os.File{toExec, toKernel} // fd 3, fd 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
+	// Pipes of our own, not cmd.StdoutPipe: Wait closes those as soon as
+	// the process exits, and what a dying executor wrote last (a panic's
+	// message) could be lost unread. These are read to EOF.
+	stdout, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start executor: %w", err)
 	}
-	stderr, err := cmd.StderrPipe()
+	stderr, errW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start executor: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		stdout.Close()
+		stderr.Close()
 		return nil, fmt.Errorf("start executor %s: %w", exe, err)
 	}
 	toExec.Close()
@@ -73,9 +86,21 @@ func startProc(ctx context.Context, exe string, env []string, sink streamSink) (
 	p.err = newStreamReader(stderr, "stderr", sink)
 	go p.readFrames(fromExec)
 	go func() {
-		err := cmd.Wait() // waits for the output pipes to reach EOF too
-		p.out.wait()
-		p.err.wait()
+		err := cmd.Wait()
+		// Read what the executor wrote to the end. A process the cell
+		// started may still hold the pipes open: stop reading after
+		// pipeDrain, so a restart never hangs on it.
+		drained := make(chan struct{})
+		go func() { p.out.wait(); p.err.wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(pipeDrain):
+			stdout.Close()
+			stderr.Close()
+			<-drained
+		}
+		stdout.Close()
+		stderr.Close()
 		fromKernel.Close()
 		p.mu.Lock()
 		p.waitErr = err

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -47,6 +48,19 @@ def test_goroutine_panic(kernel_factory):
 def test_os_exit(kernel_factory):
     k = kernel_factory()
     _assert_reported_and_recovered(k, 'import "os"\nos.Exit(3)', re.compile(r"exit\w*.{0,40}\b3\b", re.I | re.S))
+
+
+def test_exit_while_a_child_holds_stderr(kernel_factory):
+    # A process the cell started keeps the executor's stderr open after the
+    # executor exits (and once kept the frame pipe open too): the kernel
+    # still reports the exit and recovers, within the harness's hang guard
+    # and not when the child ends an hour later.
+    k = kernel_factory()
+    k.ok('import ("os"; "os/exec")\nc := exec.Command("sleep", "3599.25")\nc.Stderr = os.Stderr\nc.Start()')
+    try:
+        _assert_reported_and_recovered(k, 'os.Exit(3)', re.compile(r"exit\w*.{0,40}\b3\b", re.I | re.S))
+    finally:
+        subprocess.run(["pkill", "-f", "sleep 3599.25"], check=False)
 
 
 def test_log_fatal(kernel_factory):

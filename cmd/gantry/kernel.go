@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"gantry/kernel"
 	"gantry/kernel/executor"
@@ -52,6 +53,11 @@ func runExecutor(ctx context.Context) error {
 	if in == nil || out == nil {
 		return fmt.Errorf("executor: fds 3 and 4 are not open: the executor is started by `gantry kernel`, not by hand")
 	}
+	// Inherited without close-on-exec: set it, or a process a cell starts
+	// would hold the kernel's frame pipe open after the executor exits, and
+	// the kernel would wait for that process to notice the exit.
+	syscall.CloseOnExec(3)
+	syscall.CloseOnExec(4)
 	mem, _, err := executorMemory()
 	if err != nil {
 		return err
