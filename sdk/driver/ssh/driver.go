@@ -66,7 +66,6 @@ func (d *Driver) Attach(ctx context.Context, target string, config json.RawMessa
 	return resp.Probe, nil
 }
 
-// runFiles are the files of a run's local directory that its agent needs.
 // gzipFrom is the size from which a run file travels compressed: the
 // snapshot manifest of a large tree is most of what a resubmit sends.
 const gzipFrom = 4 << 10
@@ -79,6 +78,8 @@ func gzipped(b []byte) []byte {
 	return buf.Bytes()
 }
 
+// runFiles are the files of a run's local directory that its agent needs,
+// those of gzipFrom bytes or more compressed.
 func runFiles(dir string) ([]remote.File, error) {
 	var files []remote.File
 	for _, name := range []string{"job.json", "snapshot.manifest", "gantry-python"} {
