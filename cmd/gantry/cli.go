@@ -120,7 +120,7 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return usageError(stderr, computeUsage, "compute create: want KIND NAME, such as: gantry compute create local cpu")
 		}
 		if pos[0] != string(workspace.KindLocal) {
-			return fmt.Errorf("compute create: kind %q is not supported yet: only local", pos[0])
+			return fmt.Errorf("compute create: kind %q is not supported here: only local; create managed clusters and attach SSH targets from a notebook (%%compute create cluster, %%compute attach) or the SDK", pos[0])
 		}
 		ws, err := openWorkspace(ctx, *dir)
 		if err != nil {
@@ -149,7 +149,8 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if _, err := ws.Store().Target(ctx, pos[0]); err != nil {
 			return err
 		}
-		if err := ws.Store().DeleteTarget(ctx, pos[0]); err != nil {
+		// As %compute delete: a managed cluster's partitions and nodes go too.
+		if err := ws.DeleteCompute(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "deleted target %s\n", pos[0])
