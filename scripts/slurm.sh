@@ -44,11 +44,14 @@ need() {
 }
 
 # ports: a block of 200 derived from DIR; slurmctld at the base, node slurmds
-# from base+10 (Gantry gives each cluster its own block of 64).
+# from base+10 (Gantry gives each cluster its own block of 64). All below
+# Linux's ephemeral range (32768 up): a port there can be held by any
+# outgoing connection (sbatch, squeue, ssh), and a slurmd that cannot bind
+# its port never registers, so its jobs end NODE_FAIL.
 port_base() {
 	local h
 	h=$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)
-	echo $((20000 + (h % 200) * 200))
+	echo $((20000 + (h % 55) * 200))
 }
 
 write_conf() {

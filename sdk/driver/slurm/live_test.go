@@ -159,6 +159,32 @@ func output(t *testing.T, r *sdk.Run, rel string) string {
 	return string(b)
 }
 
+// slurmErrors returns the last error and fatal lines of the test
+// instance's daemons' logs (without the ones every start writes), to
+// explain a node failure.
+func slurmErrors() string {
+	logs, _ := filepath.Glob(filepath.Join(slurmDir, "log", "*.log"))
+	var b strings.Builder
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		var lines []string
+		for _, line := range strings.Split(string(data), "\n") {
+			noise := strings.Contains(line, "pmix") || strings.Contains(line, "MPI:") || strings.Contains(line, "state file") ||
+				strings.Contains(line, "Trying backup") || strings.Contains(line, "MailProg")
+			if !noise && (strings.Contains(line, "error") || strings.Contains(line, "fatal")) {
+				lines = append(lines, line)
+			}
+		}
+		if len(lines) > 8 {
+			lines = lines[len(lines)-8:]
+		}
+		for _, line := range lines {
+			fmt.Fprintf(&b, "%s: %s\n", filepath.Base(l), line)
+		}
+	}
+	return b.String()
+}
+
 func waitNodes(t *testing.T, ws *sdk.Workspace, ctx context.Context, name string, ok func(slurm.Status) bool) slurm.Status {
 	t.Helper()
 	for {
@@ -321,7 +347,7 @@ func TestManyRuns(t *testing.T) {
 	}
 	for i, r := range runs {
 		if got := wait(t, ctx, r); got != workspace.StateCompleted {
-			t.Fatalf("run %d %s%s", i, got, history(ctx, r))
+			t.Fatalf("run %d %s%s\nSlurm's errors:\n%s", i, got, history(ctx, r), slurmErrors())
 		}
 		if out := output(t, r, "logs/output.log"); strings.TrimSpace(out) != strconv.Itoa(i) {
 			t.Fatalf("run %d said %q", i, out)
