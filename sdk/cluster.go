@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -278,7 +279,7 @@ func (r *Run) checkCluster(ctx context.Context) error {
 	if state == "" {
 		state = "no longer known"
 	}
-	to, reason := workspace.StateFailed, fmt.Sprintf("the Slurm job ended (%s) without the run's agent recording an end: its node failed or the agent was killed", state)
+	to, reason := workspace.StateFailed, fmt.Sprintf("the Slurm job ended (%s) without the run's agent recording an end: its node failed or the agent was killed%s", state, slurmLogsHint(ctx, r.ws, d.Target))
 	if d.State == workspace.StateCancelRequested {
 		to, reason = workspace.StateCanceled, fmt.Sprintf("canceled in Slurm (%s) before its agent ran", state)
 	}
@@ -287,6 +288,24 @@ func (r *Run) checkCluster(ctx context.Context) error {
 		return nil // the agent got there first
 	}
 	return err
+}
+
+// slurmLogsHint says where the logs of a managed cluster's Slurm are, for
+// a reason that blames a node.
+func slurmLogsHint(ctx context.Context, ws *Workspace, target string) string {
+	t, err := ws.w.Target(ctx, target)
+	if err != nil {
+		return ""
+	}
+	cfg, err := slurm.ParseConfig(t.Config)
+	if err != nil {
+		return ""
+	}
+	in, err := slurm.OpenInstance(cfg.SlurmDir)
+	if err != nil {
+		return ""
+	}
+	return " (the nodes' and slurmctld's logs are in " + filepath.Join(in.Dir, "log") + ")"
 }
 
 // Events returns the run's history: each change of state with its reason,
