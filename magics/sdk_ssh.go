@@ -3,12 +3,7 @@ package magics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strconv"
-	"strings"
 
 	"gantry/sdk"
 	sshdriver "gantry/sdk/driver/ssh"
@@ -75,14 +70,9 @@ func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, n
 			SlurmConf: p.opts["--slurm-conf"], Requeue: has(p, "--requeue")}
 	}
 	if j := p.opts["--jump"]; j != "" {
-		hop, err := parseHop(j)
-		if err != nil {
-			return fmt.Errorf("%%compute attach: --jump %q: %w", j, err)
+		if err := cfg.SetJump(j); err != nil {
+			return fmt.Errorf("%%compute attach: %w", err)
 		}
-		hop.KeyFile, hop.PasswordEnv, hop.PassphraseEnv = cfg.KeyFile, cfg.PasswordEnv, cfg.PassphraseEnv
-		hop.PromptPassword, hop.PromptPassphrase = cfg.PromptPassword, cfg.PromptPassphrase
-		hop.KnownHosts, hop.TrustOnFirstUse = cfg.KnownHosts, cfg.TrustOnFirstUse
-		cfg.Jump = &hop
 	}
 	if err := s.askSecrets(c, ws, name, cfg); err != nil {
 		return err
@@ -97,7 +87,7 @@ func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, n
 	} else {
 		fmt.Fprintf(c.Stdout, "Attached SSH compute target %s (%s@%s).\n", name, cfg.User, cfg.Address)
 	}
-	writeMachine(c.Stdout, probe)
+	probe.Describe(c.Stdout)
 	return nil
 }
 
@@ -151,7 +141,7 @@ func (s *sdkMagics) machineStatus(ctx context.Context, c *Call, ws *sdk.Workspac
 		return fmt.Errorf("%%compute status: %w", err)
 	}
 	fmt.Fprintf(c.Stdout, "%s is reachable.\n", name)
-	writeMachine(c.Stdout, probe)
+	probe.Describe(c.Stdout)
 	return nil
 }
 
@@ -161,46 +151,6 @@ func sshConfig(t workspace.Target) (sdk.SSHCompute, error) {
 		return cfg, fmt.Errorf("target %s: its configuration is unreadable: %w", t.Name, err)
 	}
 	return cfg, nil
-}
-
-// writeMachine writes what a probe found.
-func writeMachine(w io.Writer, m *sdk.MachineInfo) {
-	or := func(s, none string) string {
-		if s == "" {
-			return none
-		}
-		return s
-	}
-	fmt.Fprintf(w, "  OS:      %s (kernel %s, %s), %d CPUs, %d MiB memory\n", m.OS, m.Kernel, m.Arch, m.CPUs, m.MemoryMB)
-	fmt.Fprintf(w, "  Python:  %s\n", or(strings.TrimSpace(m.Python+" "+m.PythonPath), "none on PATH: runs need an interpreter path, a system-managed environment with conda, or Docker"))
-	fmt.Fprintf(w, "  Conda:   %s\n", or(m.Conda, "none"))
-	fmt.Fprintf(w, "  Docker:  %s\n", or(m.Docker, "none ("+m.DockerNote+")"))
-	gpus := "none"
-	if len(m.GPUs) > 0 {
-		gpus = strings.Join(m.GPUs, "; ")
-	}
-	fmt.Fprintf(w, "  GPUs:    %s\n", gpus)
-	fmt.Fprintf(w, "  Disk:    %d MiB free under the remote root\n", m.FreeDiskMB)
-	if m.Slurm != "" {
-		fmt.Fprintf(w, "  Slurm:   %s; partitions (name, avail, nodes, state): %s\n", m.Slurm, strings.Join(m.Partitions, "; "))
-	}
-}
-
-// parseHop parses USER@HOST[:PORT].
-func parseHop(s string) (sdk.SSHCompute, error) {
-	user, hostport, ok := strings.Cut(s, "@")
-	if !ok || user == "" || hostport == "" {
-		return sdk.SSHCompute{}, errors.New("give the jump host as USER@HOST or USER@HOST:PORT")
-	}
-	hop := sdk.SSHCompute{User: user, Address: hostport}
-	if h, p, err := net.SplitHostPort(hostport); err == nil {
-		port, err := strconv.Atoi(p)
-		if err != nil {
-			return hop, fmt.Errorf("port %q is not a number", p)
-		}
-		hop.Address, hop.Port = h, port
-	}
-	return hop, nil
 }
 
 func has(p *parsedArgs, opt string) bool {

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"gantry/internal/gantrytest"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
 	"gantry/sdk/workspace"
@@ -23,48 +23,19 @@ import (
 
 // sshd is a real OpenSSH server started by scripts/sshd.sh for one test.
 type sshd struct {
+	*gantrytest.SSHD
 	dir  string
 	port int
 	env  map[string]string
 }
 
-func (s *sshd) script(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command("../scripts/sshd.sh", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("sshd.sh %v: %v\n%s", args, err, out)
-	}
-}
+func (s *sshd) script(t *testing.T, args ...string) { t.Helper(); s.Script(t, args...) }
 
 // startSSHD starts an sshd on a free loopback port, stopped at cleanup.
 func startSSHD(t *testing.T) *sshd {
 	t.Helper()
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		t.Skip("needs Debian's openssh-server (scripts/setup.sh installs it)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	// Not t.TempDir: the other test users must be able to read the
-	// authorized keys, and a test's temp dir is private to root.
-	dir, err := os.MkdirTemp("", "gantry-sshd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &sshd{dir: dir, port: port, env: map[string]string{}}
-	s.script(t, "start", s.dir, strconv.Itoa(port))
-	t.Cleanup(func() { exec.Command("../scripts/sshd.sh", "stop", dir).Run() })
-	b, _ := os.ReadFile(filepath.Join(s.dir, "env"))
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		s.env[k] = strings.Trim(v, `"`)
-	}
-	return s
+	g := gantrytest.StartSSHD(t)
+	return &sshd{SSHD: g, dir: g.Dir, port: g.Port, env: g.Env}
 }
 
 // config returns a key-authenticated configuration for the server's own

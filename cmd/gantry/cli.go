@@ -22,7 +22,17 @@ import (
 const computeUsage = `Usage:
   gantry compute list [--workspace DIR]
   gantry compute create local NAME [--max-concurrent N] [--workspace DIR]
+  gantry compute create cluster NAME --vm-size SIZE --max-nodes N [--min-nodes N]
+      [--priority dedicated|lowpriority] [--idle-seconds S] [--nodes-of CLUSTER]
+      [--slurm-dir DIR] [--workspace DIR]
+  gantry compute attach ssh NAME --address HOST [--port 22] --user USER
+      (--key FILE [--passphrase-env VAR] | --password-env VAR) [--known-hosts FILE]
+      [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR]
+      [--max-concurrent N] [--workspace DIR]
   gantry compute delete NAME [--workspace DIR]
+
+Passwords and passphrases come from environment variables here; in a
+notebook, the compute attach magic can also prompt for them.
 `
 
 const runUsage = `Usage:
@@ -110,28 +120,9 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return tw.Flush()
 	case "create":
-		fs, dir := newFlags("compute create", computeUsage, stderr)
-		maxRuns := fs.Int("max-concurrent", 0, "the most runs that execute at once (0: no cap)")
-		pos, _, err := parseArgs(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 2 {
-			return usageError(stderr, computeUsage, "compute create: want KIND NAME, such as: gantry compute create local cpu")
-		}
-		if pos[0] != string(workspace.KindLocal) {
-			return fmt.Errorf("compute create: kind %q is not supported here: only local; create managed clusters and attach SSH targets from a notebook (%%compute create cluster, %%compute attach) or the SDK", pos[0])
-		}
-		ws, err := openWorkspace(ctx, *dir)
-		if err != nil {
-			return err
-		}
-		defer ws.Close()
-		if err := ws.CreateLocalCompute(ctx, pos[1], sdk.LocalCompute{MaxConcurrentRuns: *maxRuns}); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created local target %s in %s\n", pos[1], ws.Dir())
-		return nil
+		return createCompute(ctx, args[1:], stdout, stderr)
+	case "attach":
+		return attachSSH(ctx, args[1:], stdout, stderr)
 	case "delete":
 		fs, dir := newFlags("compute delete", computeUsage, stderr)
 		pos, _, err := parseArgs(fs, args[1:])

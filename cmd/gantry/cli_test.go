@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -131,5 +132,62 @@ func TestRunCommands(t *testing.T) {
 	}
 	if _, _, err := cli(t, "run", "wait", "--workspace", ws, "ffffffff"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("wait on an unknown run: %v", err)
+	}
+}
+
+// A machine attached from the command line over a real sshd runs a
+// script submitted from the command line; the attach and create errors
+// say what was wrong.
+func TestComputeAttachSSHAndCreateCluster(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "ws")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"compute", "attach", "ssh", "box", "--user", "me"}, "--address and --user are required"},
+		{[]string{"compute", "attach", "vm", "box", "--address", "h", "--user", "me"}, "want ssh NAME"},
+		{[]string{"compute", "attach", "ssh", "box", "--address", "h", "--user", "me", "--jump", "bastion"}, "USER@HOST"},
+		{[]string{"compute", "create", "local", "cpu", "--max-nodes", "3"}, "--max-nodes is an option of cluster targets"},
+		{[]string{"compute", "create", "cluster", "c", "--max-concurrent", "3", "--max-nodes", "1"}, "--max-concurrent is an option of local targets"},
+		{[]string{"compute", "create", "cluster", "c", "--vm-size", "HUGE", "--max-nodes", "1", "--slurm-dir", t.TempDir()}, `unknown VM size "HUGE"`},
+		{[]string{"compute", "create", "cluster", "c", "--vm-size", "STANDARD_D1_V2", "--min-nodes", "2", "--max-nodes", "1", "--slurm-dir", t.TempDir()}, "min_nodes (2) is more than max_nodes (1)"},
+	} {
+		_, _, err := cli(t, append(tc.args, "--workspace", ws)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed")
+	}
+	t.Setenv("GANTRY_AGENT_BINARY", gantrytest.Binary(t))
+	s := gantrytest.StartSSHD(t)
+	out, stderr, err := cli(t, "compute", "attach", "ssh", "box", "--workspace", ws,
+		"--address", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--user", s.Env["SSHD_USER"],
+		"--key", filepath.Join(s.Dir, "id_ed25519"), "--known-hosts", filepath.Join(s.Dir, "known_hosts"),
+		"--remote-root", filepath.Join(t.TempDir(), "remote"))
+	if err != nil {
+		t.Fatalf("attach: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "attached SSH target box") || !strings.Contains(out, "Python:  Python 3") {
+		t.Fatalf("attach said:\n%s", out)
+	}
+	if out, _, _ := cli(t, "compute", "list", "--workspace", ws); !regexp.MustCompile(`(?m)^box\s+ssh\s+Succeeded`).MatchString(out) {
+		t.Fatalf("compute list:\n%s", out)
+	}
+	src := t.TempDir()
+	script := filepath.Join(src, "train.py")
+	os.WriteFile(script, []byte("import platform\nprint('remote says hello', flush=True)\n"), 0o644)
+	out, stderr, err = cli(t, "run", "submit", "--workspace", ws, "--target", "box", script)
+	if err != nil {
+		t.Fatalf("submit: %v\n%s", err, stderr)
+	}
+	id := strings.TrimSpace(out)
+	if out, _, err := cli(t, "run", "wait", id, "--workspace", ws); err != nil || strings.TrimSpace(out) != "Completed" {
+		t.Fatalf("wait: %q %v", out, err)
+	}
+	if out, _, err := cli(t, "run", "logs", id, "--workspace", ws); err != nil || !strings.Contains(out, "remote says hello") {
+		t.Fatalf("logs: %q %v", out, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -115,6 +116,30 @@ type Probe struct {
 	FreeDiskMB int64    `msgpack:"free_disk_mb"`         // where the remote root is
 	Slurm      string   `msgpack:"slurm,omitempty"`      // sbatch --version, on a login node
 	Partitions []string `msgpack:"partitions,omitempty"` // sinfo: "NAME AVAIL NODES STATE" lines
+}
+
+// Describe writes what the probe found, a line per subject, each
+// indented by two spaces.
+func (p *Probe) Describe(w io.Writer) {
+	or := func(s, none string) string {
+		if s == "" {
+			return none
+		}
+		return s
+	}
+	fmt.Fprintf(w, "  OS:      %s (kernel %s, %s), %d CPUs, %d MiB memory\n", p.OS, p.Kernel, p.Arch, p.CPUs, p.MemoryMB)
+	fmt.Fprintf(w, "  Python:  %s\n", or(strings.TrimSpace(p.Python+" "+p.PythonPath), "none on PATH: runs need an interpreter path, a system-managed environment with conda, or Docker"))
+	fmt.Fprintf(w, "  Conda:   %s\n", or(p.Conda, "none"))
+	fmt.Fprintf(w, "  Docker:  %s\n", or(p.Docker, "none ("+p.DockerNote+")"))
+	gpus := "none"
+	if len(p.GPUs) > 0 {
+		gpus = strings.Join(p.GPUs, "; ")
+	}
+	fmt.Fprintf(w, "  GPUs:    %s\n", gpus)
+	fmt.Fprintf(w, "  Disk:    %d MiB free under the remote root\n", p.FreeDiskMB)
+	if p.Slurm != "" {
+		fmt.Fprintf(w, "  Slurm:   %s; partitions (name, avail, nodes, state): %s\n", p.Slurm, strings.Join(p.Partitions, "; "))
+	}
 }
 
 // writeFrame writes v as one frame.

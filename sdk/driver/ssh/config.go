@@ -208,3 +208,26 @@ func expandHome(p string) (string, error) {
 	}
 	return filepath.Join(home, rest), nil
 }
+
+// SetJump makes c connect through the jump host spec, USER@HOST[:PORT]
+// (as ssh -J), which logs in with c's key or password and checks its host
+// key against c's known_hosts.
+func (c *Config) SetJump(spec string) error {
+	user, hostport, ok := strings.Cut(spec, "@")
+	if !ok || user == "" || hostport == "" {
+		return fmt.Errorf("jump host %q: give it as USER@HOST or USER@HOST:PORT", spec)
+	}
+	hop := Config{User: user, Address: hostport,
+		KeyFile: c.KeyFile, PassphraseEnv: c.PassphraseEnv, PromptPassphrase: c.PromptPassphrase,
+		PasswordEnv: c.PasswordEnv, PromptPassword: c.PromptPassword,
+		KnownHosts: c.KnownHosts, TrustOnFirstUse: c.TrustOnFirstUse}
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("jump host %q: port %q is not a number", spec, p)
+		}
+		hop.Address, hop.Port = h, port
+	}
+	c.Jump = &hop
+	return nil
+}
