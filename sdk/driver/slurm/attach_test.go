@@ -2,15 +2,13 @@ package slurm_test
 
 import (
 	"bytes"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"gantry/internal/gantrytest"
 	"gantry/sdk"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/workspace"
@@ -22,35 +20,16 @@ import (
 // remote root, which the nodes share, and the SDK follows them over SSH.
 func TestAttachedClusterThroughALoginNode(t *testing.T) {
 	ws, ctx := open(t)
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		t.Skip("needs openssh-server (scripts/setup.sh installs it)")
-	}
+	login := gantrytest.StartSSHD(t)
 	cluster(t, ws, ctx, "hpc", sdk.ManagedCluster{MaxNodes: 1, IdleSecondsBeforeScaledown: 30})
+	sshdDir, port := login.Dir, login.Port
+	user := login.Env["SSHD_USER"]
 
-	root, _ := filepath.Abs("../../..")
-	sshdDir, err := os.MkdirTemp("", "gantry-login-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sshdDir) })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	script := filepath.Join(root, "scripts", "sshd.sh")
-	if out, err := exec.Command(script, "start", sshdDir, strconv.Itoa(port)).CombinedOutput(); err != nil {
-		t.Fatalf("sshd: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command(script, "stop", sshdDir).Run() })
-	user, _ := exec.Command("id", "-un").Output()
-
-	login := sdk.SSHCompute{Address: "127.0.0.1", Port: port, User: strings.TrimSpace(string(user)),
+	cfg := sdk.SSHCompute{Address: "127.0.0.1", Port: port, User: user,
 		KeyFile: filepath.Join(sshdDir, "id_ed25519"), KnownHosts: filepath.Join(sshdDir, "known_hosts"),
 		RemoteRoot: filepath.Join(sshdDir, "shared-home"),
 		Slurm:      &sshdriver.SlurmLogin{Partition: "hpc", SlurmConf: filepath.Join(slurmDir, "etc", "slurm.conf")}}
-	probe, err := ws.AttachSSHCompute(ctx, "login", login)
+	probe, err := ws.AttachSSHCompute(ctx, "login", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
