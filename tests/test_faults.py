@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
-import subprocess
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -50,17 +51,23 @@ def test_os_exit(kernel_factory):
     _assert_reported_and_recovered(k, 'import "os"\nos.Exit(3)', re.compile(r"exit\w*.{0,40}\b3\b", re.I | re.S))
 
 
-def test_exit_while_a_child_holds_stderr(kernel_factory):
+def test_exit_while_a_child_holds_stderr(kernel_factory, tmp_path):
     # A process the cell started keeps the executor's stderr open after the
     # executor exits (and once kept the frame pipe open too): the kernel
     # still reports the exit and recovers, within the harness's hang guard
     # and not when the child ends an hour later.
     k = kernel_factory()
-    k.ok('import ("os"; "os/exec")\nc := exec.Command("sleep", "3599.25")\nc.Stderr = os.Stderr\nc.Start()')
+    pid_file = tmp_path / "child.pid"
+    k.ok('import ("os"; "os/exec"; "strconv")\nc := exec.Command("sleep", "3600")\nc.Stderr = os.Stderr\nc.Start()\n'
+         f'os.WriteFile({json.dumps(str(pid_file))}, []byte(strconv.Itoa(c.Process.Pid)), 0o600)')
     try:
         _assert_reported_and_recovered(k, 'os.Exit(3)', re.compile(r"exit\w*.{0,40}\b3\b", re.I | re.S))
     finally:
-        subprocess.run(["pkill", "-f", "sleep 3599.25"], check=False)
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_log_fatal(kernel_factory):
