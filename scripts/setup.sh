@@ -34,6 +34,8 @@ if [[ ! -x /usr/sbin/sshd ]]; then missing+=(openssh-server); fi
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1; then missing+=(slurm-wlm); fi
 if ! command -v slurmrestd >/dev/null 2>&1; then missing+=(slurmrestd); fi
 if ! command -v munged >/dev/null 2>&1; then missing+=(munge); fi
+# pkill, which scripts/sshd.sh uses to drop and stop the server's sessions.
+if ! command -v pkill >/dev/null 2>&1; then missing+=(procps); fi
 if ((${#missing[@]})); then
     if [[ -n "${SKIP_APT:-}" ]]; then
         say "missing system packages: ${missing[*]} (SKIP_APT set, not installing)"
