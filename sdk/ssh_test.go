@@ -22,32 +22,24 @@ import (
 )
 
 // sshd is a real OpenSSH server started by scripts/sshd.sh for one test.
-type sshd struct {
-	*gantrytest.SSHD
-	dir  string
-	port int
-	env  map[string]string
-}
-
-func (s *sshd) script(t *testing.T, args ...string) { t.Helper(); s.Script(t, args...) }
+type sshd struct{ *gantrytest.SSHD }
 
 // startSSHD starts an sshd on a free loopback port, stopped at cleanup.
 func startSSHD(t *testing.T) *sshd {
 	t.Helper()
-	g := gantrytest.StartSSHD(t)
-	return &sshd{SSHD: g, dir: g.Dir, port: g.Port, env: g.Env}
+	return &sshd{gantrytest.StartSSHD(t)}
 }
 
 // config returns a key-authenticated configuration for the server's own
 // user, with a remote root of the test's own.
 func (s *sshd) config(t *testing.T) SSHCompute {
-	return SSHCompute{Address: "127.0.0.1", Port: s.port, User: s.env["SSHD_USER"],
-		KeyFile: filepath.Join(s.dir, "id_ed25519"), KnownHosts: filepath.Join(s.dir, "known_hosts"),
+	return SSHCompute{Address: "127.0.0.1", Port: s.Port, User: s.Env["SSHD_USER"],
+		KeyFile: filepath.Join(s.Dir, "id_ed25519"), KnownHosts: filepath.Join(s.Dir, "known_hosts"),
 		RemoteRoot: filepath.Join(t.TempDir(), "remote"), ConnectTimeoutSeconds: 5}
 }
 
 func (s *sshd) needUsers(t *testing.T) {
-	if !strings.Contains(s.env["SSHD_USERS"], "gantry-pw") {
+	if !strings.Contains(s.Env["SSHD_USERS"], "gantry-pw") {
 		t.Skip("the test users are created only when scripts/sshd.sh runs as root")
 	}
 }
@@ -211,7 +203,7 @@ for i in range(300):
 	for drops := 0; drops < 2; {
 		b, _ := os.ReadFile(filepath.Join(dir, "logs", "output.log"))
 		if bytes.Count(b, []byte("\n")) > 50*(drops+1) {
-			s.script(t, "drop", s.dir)
+			s.Script(t, "drop", s.Dir)
 			drops++
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -299,7 +291,7 @@ func TestSSHAttachFailuresSayWhatFailed(t *testing.T) {
 	changedKnown := filepath.Join(t.TempDir(), "known_hosts_changed")
 	pub, _ := os.ReadFile(otherKey + ".pub")
 	fields := strings.Fields(string(pub))
-	os.WriteFile(changedKnown, []byte(fmt.Sprintf("[127.0.0.1]:%d %s %s\n", s.port, fields[0], fields[1])), 0o600)
+	os.WriteFile(changedKnown, []byte(fmt.Sprintf("[127.0.0.1]:%d %s %s\n", s.Port, fields[0], fields[1])), 0o600)
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
@@ -370,16 +362,16 @@ func TestSSHAttachFailuresSayWhatFailed(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(c.KnownHosts)
-		host, _ := os.ReadFile(filepath.Join(s.dir, "host_ed25519.pub"))
+		host, _ := os.ReadFile(filepath.Join(s.Dir, "host_ed25519.pub"))
 		if err != nil || !strings.Contains(string(b), strings.Fields(string(host))[1]) {
 			t.Errorf("known_hosts after TOFU: %q, %v", b, err)
 		}
 	})
 	t.Run("encrypted key with passphrase from the environment", func(t *testing.T) {
-		pass, _ := os.ReadFile(filepath.Join(s.dir, "passphrase.txt"))
+		pass, _ := os.ReadFile(filepath.Join(s.Dir, "passphrase.txt"))
 		t.Setenv("GANTRY_TEST_PASSPHRASE", strings.TrimSpace(string(pass)))
 		c := s.config(t)
-		c.KeyFile = filepath.Join(s.dir, "id_ed25519_enc")
+		c.KeyFile = filepath.Join(s.Dir, "id_ed25519_enc")
 		c.PassphraseEnv = "GANTRY_TEST_PASSPHRASE"
 		if _, err := ws.AttachSSHCompute(ctx, "enc", c); err != nil {
 			t.Fatal(err)
@@ -394,7 +386,7 @@ func TestSSHAttachFailuresSayWhatFailed(t *testing.T) {
 	t.Run("secrets are not stored", func(t *testing.T) {
 		// grep in another process: opening the database file here would
 		// drop this process's SQLite locks on it.
-		pass, _ := os.ReadFile(filepath.Join(s.dir, "passphrase.txt"))
+		pass, _ := os.ReadFile(filepath.Join(s.Dir, "passphrase.txt"))
 		out, err := exec.Command("grep", "-rlF", strings.TrimSpace(string(pass)), ws.Dir()).CombinedOutput()
 		if err == nil {
 			t.Errorf("the passphrase is stored in the workspace: %s", out)
@@ -405,11 +397,11 @@ func TestSSHAttachFailuresSayWhatFailed(t *testing.T) {
 func TestSSHPasswordLogin(t *testing.T) {
 	s := startSSHD(t)
 	s.needUsers(t)
-	pw, _ := os.ReadFile(filepath.Join(s.dir, "password.txt"))
+	pw, _ := os.ReadFile(filepath.Join(s.Dir, "password.txt"))
 	t.Setenv("GANTRY_TEST_PASSWORD", strings.TrimSpace(string(pw)))
 	ws := testWorkspace(t)
-	c := SSHCompute{Address: "127.0.0.1", Port: s.port, User: "gantry-pw", PasswordEnv: "GANTRY_TEST_PASSWORD",
-		KnownHosts: filepath.Join(s.dir, "known_hosts"), ConnectTimeoutSeconds: 5}
+	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: "gantry-pw", PasswordEnv: "GANTRY_TEST_PASSWORD",
+		KnownHosts: filepath.Join(s.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
 	ctx := context.Background()
 	if _, err := ws.AttachSSHCompute(ctx, "pw", c); err != nil {
 		t.Fatal(err)
@@ -428,8 +420,8 @@ func TestSSHMachineWithoutPython(t *testing.T) {
 	s := startSSHD(t)
 	s.needUsers(t)
 	ws := testWorkspace(t)
-	c := SSHCompute{Address: "127.0.0.1", Port: s.port, User: "gantry-nopy", KeyFile: filepath.Join(s.dir, "id_ed25519"),
-		KnownHosts: filepath.Join(s.dir, "known_hosts"), ConnectTimeoutSeconds: 5}
+	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: "gantry-nopy", KeyFile: filepath.Join(s.Dir, "id_ed25519"),
+		KnownHosts: filepath.Join(s.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
 	ctx := context.Background()
 	probe, err := ws.AttachSSHCompute(ctx, "nopy", c)
 	if err != nil {
@@ -466,7 +458,7 @@ for i in range(120):
 	ctx := context.Background()
 	run := submitBox(t, ws, src)
 	waitForOutput(t, run, "line 5\n")
-	s.script(t, "stop", s.dir)              // the daemon and every connection
+	s.Script(t, "stop", s.Dir)              // the daemon and every connection
 	deadline := time.Now().Add(time.Minute) // hang guard
 	for {
 		st, err := run.Status(ctx)
@@ -481,7 +473,7 @@ for i in range(120):
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.script(t, "start", s.dir, strconv.Itoa(s.port))
+	s.Script(t, "start", s.Dir, strconv.Itoa(s.Port))
 	st, out := waitRun(t, run)
 	if st != workspace.StateCompleted {
 		t.Fatalf("state %s\n%s", st, out)
@@ -533,7 +525,7 @@ time.sleep(float(sys.argv[2]))
 			t.Fatalf("run %d: %s\n%s", i, st, out)
 		}
 	}
-	log, _ := os.ReadFile(filepath.Join(s.dir, "sshd.log"))
+	log, _ := os.ReadFile(filepath.Join(s.Dir, "sshd.log"))
 	if n := bytes.Count(log, []byte("Accepted publickey")); n != 1 {
 		t.Errorf("%d logins for an attach and 6 runs, want 1: the connection attach made, shared\n%s", n, log)
 	}
@@ -619,14 +611,14 @@ func TestSSHThroughAJumpHost(t *testing.T) {
 	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "through the jump host") {
 		t.Fatalf("state %s\n%s", st, out)
 	}
-	log, _ := os.ReadFile(filepath.Join(s.dir, "sshd.log"))
+	log, _ := os.ReadFile(filepath.Join(s.Dir, "sshd.log"))
 	if !bytes.Contains(log, []byte("direct-tcpip")) && bytes.Count(log, []byte("Accepted publickey")) < 2 {
 		t.Errorf("no sign of a forwarded connection in the server's log:\n%s", log)
 	}
 	// A jump host that refuses the key: the error says it was the jump host.
 	bad := s.config(t)
 	badHop := s.config(t)
-	badHop.KeyFile = filepath.Join(s.dir, "id_ed25519_enc") // encrypted, no passphrase given
+	badHop.KeyFile = filepath.Join(s.Dir, "id_ed25519_enc") // encrypted, no passphrase given
 	badHop.PassphraseEnv = "GANTRY_TEST_UNSET_PASSPHRASE"
 	bad.Jump = &badHop
 	_, err = ws.AttachSSHCompute(ctx, "behind2", bad)

@@ -33,7 +33,6 @@ const ChunkSize = 4 << 20
 const (
 	OpHello   = "hello"   // -> Hello
 	OpProbe   = "probe"   // -> Probe
-	OpMissing = "missing" // Hashes -> Missing: the blobs the cache lacks
 	OpPut     = "put"     // Hash, Offset, Data, Last: a chunk of a blob
 	OpPrepare = "prepare" // Run, Files -> Missing: write a run's directory; the blobs its snapshot needs that the cache lacks
 	OpStart   = "start"   // Run -> PID: start its agent, detached (idempotent), once the cache has every blob
@@ -46,18 +45,17 @@ const (
 // A Request asks the server for one operation; only the fields of its Op
 // are set.
 type Request struct {
-	ID     uint64   `msgpack:"id"`
-	Op     string   `msgpack:"op"`
-	Run    string   `msgpack:"run,omitempty"`
-	Hashes []string `msgpack:"hashes,omitempty"`
-	Hash   string   `msgpack:"hash,omitempty"`
-	Offset int64    `msgpack:"offset,omitempty"`
-	Data   []byte   `msgpack:"data,omitempty"`
-	Last   bool     `msgpack:"last,omitempty"`
-	Files  []File   `msgpack:"files,omitempty"`
-	Name   string   `msgpack:"name,omitempty"`
-	Max    int      `msgpack:"max,omitempty"`
-	WaitMS int      `msgpack:"wait_ms,omitempty"`
+	ID     uint64 `msgpack:"id"`
+	Op     string `msgpack:"op"`
+	Run    string `msgpack:"run,omitempty"`
+	Hash   string `msgpack:"hash,omitempty"`
+	Offset int64  `msgpack:"offset,omitempty"`
+	Data   []byte `msgpack:"data,omitempty"`
+	Last   bool   `msgpack:"last,omitempty"`
+	Files  []File `msgpack:"files,omitempty"`
+	Name   string `msgpack:"name,omitempty"`
+	Max    int    `msgpack:"max,omitempty"`
+	WaitMS int    `msgpack:"wait_ms,omitempty"`
 	// For OpSubmit: nodes, whether Slurm may requeue the job (a
 	// preemptible partition), and more sbatch arguments.
 	Nodes   int      `msgpack:"nodes,omitempty"`

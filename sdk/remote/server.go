@@ -128,18 +128,6 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 	case OpProbe:
 		p := probe(ctx, s.Root)
 		return &Response{Probe: &p}, nil
-	case OpMissing:
-		var missing []string
-		for _, h := range req.Hashes {
-			ok, err := store.Has(h)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				missing = append(missing, h)
-			}
-		}
-		return &Response{Missing: missing}, nil
 	case OpPut:
 		return &Response{}, s.put(ctx, store, req)
 	case OpPrepare:
