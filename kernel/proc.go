@@ -95,12 +95,10 @@ func startProc(ctx context.Context, exe string, env []string, sink streamSink) (
 		select {
 		case <-drained:
 		case <-time.After(pipeDrain):
-			stdout.Close()
-			stderr.Close()
-			<-drained
 		}
-		stdout.Close()
+		stdout.Close() // ends a read still waiting
 		stderr.Close()
+		<-drained
 		fromKernel.Close()
 		p.mu.Lock()
 		p.waitErr = err

@@ -55,16 +55,22 @@ func createCompute(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-// onlyFlagsOf refuses the flags set on fs that belong to the other kind,
-// by the "local:" or "cluster:" their usage starts with.
+// localFlag reports whether name is an option of compute create local;
+// the others, but --workspace, are those of clusters.
+func localFlag(name string) bool { return name == "max-concurrent" }
+
+// onlyFlagsOf refuses the flags set on fs that belong to the other kind.
 func onlyFlagsOf(fs *flag.FlagSet, kind string) error {
 	var err error
 	fs.Visit(func(f *flag.Flag) {
-		for _, other := range []string{"local", "cluster"} {
-			if other != kind && len(f.Usage) > len(other) && f.Usage[:len(other)+1] == other+":" && err == nil {
-				err = fmt.Errorf("compute create %s: --%s is an option of %s targets", kind, f.Name, other)
-			}
+		if f.Name == "workspace" || err != nil || localFlag(f.Name) == (kind == "local") {
+			return
 		}
+		other := "cluster"
+		if localFlag(f.Name) {
+			other = "local"
+		}
+		err = fmt.Errorf("compute create %s: --%s is an option of %s targets", kind, f.Name, other)
 	})
 	return err
 }
