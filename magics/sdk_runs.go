@@ -224,8 +224,8 @@ func (s *sdkMagics) runs(ctx context.Context, c *Call) error {
 	if err != nil {
 		return fmt.Errorf("%%runs: %w", err)
 	}
-	if _, err := ws.Store().MarkStale(ctx, 15*time.Second); err != nil {
-		return fmt.Errorf("%%runs: %w", err)
+	if err := ws.Reconcile(ctx); err != nil {
+		fmt.Fprintf(c.Stderr, "%%runs: the states shown may be out of date: %v\n", err)
 	}
 	f := workspace.Filter{Experiment: p.opts["--experiment"]}
 	if limit > 0 {

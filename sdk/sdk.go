@@ -11,12 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"gantry/sdk/agent"
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
 	"gantry/sdk/driver/slurm"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
+	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
 )
@@ -161,6 +164,11 @@ type ScriptRunConfig struct {
 	Arguments       []string
 	RunConfig       RunConfiguration
 	Snapshot        snapshot.Options
+	// SubmitKey, if not "", names this submit: a submit retried with the
+	// same key (after a crash, or a reply that never arrived) returns the
+	// run the first attempt started instead of starting another. Keys are
+	// unique in the workspace; a UUID or "notebook/cell/attempt" will do.
+	SubmitKey string
 }
 
 // Experiment groups runs under a name.
@@ -221,34 +229,129 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
-	r, err := ws.w.NewRun(ctx, workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(), EnvKey: env.Key()})
-	if err != nil {
-		return nil, err
-	}
-	run := &Run{ws: ws, ID: r.ID}
-	dir, err := ws.w.RunDir(r.ID)
-	if err != nil {
-		return nil, err
-	}
-	if err := run.prepareDir(dir, m, agent.Job{
-		RunID: r.ID, Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
+	job := agent.Job{Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
 		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
-		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns,
-	}); err != nil {
-		return nil, run.failSubmit(ctx, err)
+		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns}
+	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
+		EnvKey: env.Key(), SubmitKey: src.SubmitKey}
+	for {
+		if spec.SubmitKey != "" {
+			held, supersedes, err := ws.runForKey(ctx, spec.SubmitKey)
+			if err != nil {
+				return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
+			}
+			if held != nil {
+				return held, nil
+			}
+			spec.Supersedes = supersedes
+		}
+		run, err := ws.handOver(ctx, spec, job, drv, t, src.RunConfig.NodeCount, m)
+		var bound *workspace.KeyBoundError
+		if errors.As(err, &bound) {
+			continue // another submit with the key got there first: look again
+		}
+		return run, err
 	}
-	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+target); err != nil {
+}
+
+// handOver records a run of spec and hands it to its target t with drv.
+// From the run's creation until the hand-over is recorded, this process
+// holds the run's submit lock (package runlock): if it dies part way, the
+// run is failed and never started, by its agent or by whoever looks at it
+// next (reconcile.go), since the caller never received its ID.
+func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job agent.Job, drv driver.Driver,
+	t workspace.Target, nodes int, m *snapshot.Manifest) (*Run, error) {
+	spec.ID = uuid.NewString()
+	dir, err := ws.w.RunDir(spec.ID)
+	if err != nil {
 		return nil, err
 	}
-	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: target, Config: t.Config, NodeCount: src.RunConfig.NodeCount})
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("submit to %q: %w", t.Name, err)
+	}
+	lock, err := runlock.BeginSubmit(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("submit to %q: %w", t.Name, err)
+	}
+	r, err := ws.w.NewRun(ctx, spec)
+	if err != nil {
+		lock.Complete()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer lock.Complete() // after a failure too: the run is Failed then
+	run := &Run{ws: ws, ID: r.ID}
+	job.RunID = r.ID
+	if err := run.prepareDir(dir, m, job); err != nil {
+		return nil, run.failSubmit(ctx, err)
+	}
+	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+t.Name); err != nil {
+		return nil, run.failSubmit(ctx, err)
+	}
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config, NodeCount: nodes})
 	if err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
-	if hb, err := json.Marshal(h); err == nil {
-		_ = ws.w.SetProperty(ctx, r.ID, handleProperty, string(hb))
+	hb, err := json.Marshal(h)
+	if err == nil {
+		err = ws.w.SetProperty(ctx, r.ID, handleProperty, string(hb))
+	}
+	if err != nil {
+		// The agent waits for the hand-over and fails the run when it
+		// sees that it did not complete.
+		return nil, run.failSubmit(ctx, fmt.Errorf("record the run's handle: %w", err))
+	}
+	if err := lock.Complete(); err != nil {
+		return nil, run.failSubmit(ctx, fmt.Errorf("complete the submit: %w", err))
 	}
 	ws.follow(ctx, r.ID)
 	return run, nil
+}
+
+// runForKey finds the run a retried submit with key is to return: the
+// run that holds the key, if it was handed to its target. A submit with
+// the key still under way is waited for. A run that holds the key but
+// whose submit died part way is failed, and returned as supersedes: the
+// new run takes the key over.
+func (ws *Workspace) runForKey(ctx context.Context, key string) (held *Run, supersedes string, err error) {
+	for {
+		d, err := ws.w.RunBySubmitKey(ctx, key)
+		if errors.Is(err, workspace.ErrNotFound) {
+			return nil, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if d.Properties[handleProperty] != "" {
+			ws.follow(ctx, d.ID)
+			return &Run{ws: ws, ID: d.ID}, "", nil
+		}
+		dir, err := ws.w.RunDir(d.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		st, err := runlock.Submit(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		if st == runlock.SubmitInProgress {
+			if _, err := runlock.AwaitSubmit(ctx, dir, 20*time.Millisecond); err != nil {
+				return nil, "", err
+			}
+			continue
+		}
+		if !d.State.Final() {
+			err := ws.w.Transition(ctx, d.ID, workspace.StateFailed, "its submit was interrupted before the run was handed to its target; the submit was retried with the same key")
+			if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
+				return nil, "", err
+			}
+		}
+		if err := runlock.ClearAbandoned(dir); err != nil {
+			return nil, "", err
+		}
+		return nil, d.ID, nil
+	}
 }
 
 // check validates a ScriptRunConfig before anything is recorded.

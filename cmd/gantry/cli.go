@@ -211,8 +211,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		defer ws.Close()
-		if _, err := ws.Store().MarkStale(ctx, 15*time.Second); err != nil {
-			return err
+		if err := ws.Reconcile(ctx); err != nil {
+			fmt.Fprintf(stderr, "gantry: runs may show an old state: %v\n", err)
 		}
 		rs, err := ws.Store().Runs(ctx, workspace.Filter{Experiment: *exp, State: workspace.State(*state)})
 		if err != nil {

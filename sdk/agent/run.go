@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gantry/sdk/environment"
+	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/track"
 	"gantry/sdk/workspace"
@@ -24,6 +25,11 @@ type Settings struct {
 	CancelPoll  time.Duration // how often it checks for a cancel request (default 250ms)
 	CancelGrace time.Duration // between SIGTERM and SIGKILL on cancel or timeout (default 10s)
 	Builder     environment.Builder
+	// AwaitSubmit holds the run until its submitter has handed it over
+	// (package runlock), and fails it if the submitter died part way. Run
+	// sets it: an agent that records into the workspace may be started
+	// before its submitter has finished.
+	AwaitSubmit bool
 }
 
 func (s *Settings) defaults() {
@@ -57,6 +63,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 	if err != nil {
 		return err
 	}
+	set.AwaitSubmit = true
 	return RunWith(ctx, workspaceRecorder{ws}, paths, runID, set)
 }
 
@@ -64,6 +71,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 // its progress with rec.
 func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set Settings) error {
 	set.defaults()
+	runDir := paths.RunDir
 	rec, paths, workerDone, err := slurmWorker(rec, paths, runID) // slurm.go
 	if err != nil {
 		return err
@@ -73,6 +81,13 @@ func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set S
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
+	// One agent per run: whoever watches tells by this lock whether the
+	// run's agent lives (package runlock).
+	lock, err := runlock.HoldAgent(dir)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", runID, err)
+	}
+	defer lock.Release()
 	lf, err := os.OpenFile(filepath.Join(dir, AgentLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("run %s: open agent log: %w", runID, err)
@@ -86,12 +101,32 @@ func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set S
 		return a.fail(ctx, runID, "the run's job could not be read: "+err.Error())
 	}
 	a.job = job
+	if set.AwaitSubmit {
+		completed, err := runlock.AwaitSubmit(ctx, runDir, 0)
+		if err != nil {
+			return a.fail(ctx, runID, "wait for the submit to complete: "+err.Error())
+		}
+		if !completed {
+			a.logger.Printf("the submitter died before handing the run over")
+			err := a.fail(ctx, runID, SubmitAbandonedReason)
+			if err == nil {
+				err = runlock.ClearAbandoned(runDir)
+			}
+			return err
+		}
+	}
 	err = a.carryOut(ctx)
 	if err != nil {
 		a.logger.Printf("run ended with error: %v", err)
 	}
 	return err
 }
+
+// SubmitAbandonedReason is the reason of a run whose submitter died before
+// handing it to its target: its caller never learnt the run's ID, so the
+// run does not start.
+const SubmitAbandonedReason = "the process that submitted this run ended before the submit completed, " +
+	"so its caller never got the run's ID and the run was not started: submit it again"
 
 // transition records a state change, logging it.
 func (a *agent) transition(ctx context.Context, to workspace.State, reason string) error {
@@ -246,10 +281,14 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	// they were written in and no pipe outlives the script in a child.
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Stdin = nil
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The script leads a process group of its own, which cancel and
+	// StopOrphans end whole; and it dies with its agent (a killed agent
+	// leaves no script running unwatched).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return a.fail(ctx, id, fmt.Sprintf("start %s: %v", argv[0], err))
 	}
+	_ = os.WriteFile(filepath.Join(a.dir, ScriptPIDFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	a.logger.Printf("started %q as pid %d", argv, cmd.Process.Pid)
 	if err := a.transition(ctx, workspace.StateRunning, fmt.Sprintf("script started (pid %d)", cmd.Process.Pid)); err != nil {
 		if a.canceled(ctx) {

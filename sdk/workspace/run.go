@@ -47,7 +47,31 @@ type RunSpec struct {
 	EnvKey     string
 	Tags       map[string]string
 	Properties map[string]string
+
+	// ID, if not "", is the new run's ID (a UUID), chosen by the caller so
+	// that it can prepare the run's directory (RunDir) before the run
+	// exists; the directory may then exist already. Else NewRun picks one.
+	ID string
+	// SubmitKey, if not "", names the submit that makes the run, so that a
+	// retried submit finds the run the first attempt made: if a run holds
+	// the key, NewRun makes none and fails with a *KeyBoundError, unless
+	// that run is Supersedes, whose key then passes to the new run.
+	SubmitKey  string
+	Supersedes string
 }
+
+// A KeyBoundError reports a submit key that a run holds already: NewRun
+// made no run. It matches ErrExists.
+type KeyBoundError struct {
+	Key   string
+	RunID string // the run that holds the key
+}
+
+func (e *KeyBoundError) Error() string {
+	return fmt.Sprintf("submit key %q belongs to run %s", e.Key, e.RunID)
+}
+
+func (e *KeyBoundError) Is(target error) bool { return target == ErrExists }
 
 // An Event is one change of a run's state.
 type Event struct {
@@ -86,11 +110,29 @@ func (w *Workspace) newRun(ctx context.Context, spec RunSpec) (Run, error) {
 		}
 	}
 	id := uuid.NewString()
+	if spec.ID != "" {
+		var err error
+		if id, err = parseRunID(spec.ID); err != nil {
+			return Run{}, err
+		}
+	}
 	dir, _ := w.RunDir(id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil && (spec.ID == "" || !errors.Is(err, os.ErrExist)) {
 		return Run{}, err
 	}
 	err := w.write(ctx, func(tx *sql.Tx) error {
+		if spec.SubmitKey != "" {
+			var holder string
+			err := tx.QueryRowContext(ctx, `SELECT r.id FROM submit_keys k JOIN runs r ON r.seq = k.run
+				WHERE k.key = ?`, spec.SubmitKey).Scan(&holder)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			case holder != spec.Supersedes:
+				return &KeyBoundError{Key: spec.SubmitKey, RunID: holder}
+			}
+		}
 		var parent sql.NullInt64
 		var parentExp int64
 		if spec.ParentID != "" {
@@ -150,12 +192,20 @@ func (w *Workspace) newRun(ctx context.Context, spec RunSpec) (Run, error) {
 				return err
 			}
 		}
+		if spec.SubmitKey != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO submit_keys (key, run) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET run = excluded.run`, spec.SubmitKey, seq); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO run_events (run, time, from_state, to_state, reason)
 			VALUES (?, ?, '', ?, 'created')`, seq, now, string(StateNotStarted))
 		return err
 	})
 	if err != nil {
-		os.Remove(dir)
+		if spec.ID == "" {
+			os.Remove(dir)
+		}
 		return Run{}, err
 	}
 	rs, err := w.runs(ctx, `WHERE r.id = ?`, []any{id}, 0)
@@ -428,4 +478,17 @@ func (w *Workspace) events(ctx context.Context, runID string) ([]Event, error) {
 		return nil, ErrNotFound
 	}
 	return es, nil
+}
+
+// RunBySubmitKey returns the run that holds the submit key (see
+// RunSpec.SubmitKey); an error matching ErrNotFound if none does.
+func (w *Workspace) RunBySubmitKey(ctx context.Context, key string) (Run, error) {
+	rs, err := w.runs(ctx, `WHERE r.seq = (SELECT run FROM submit_keys WHERE key = ?)`, []any{key}, 0)
+	if err != nil {
+		return Run{}, w.errorf(err, "run of submit key %q", key)
+	}
+	if len(rs) == 0 {
+		return Run{}, w.errorf(ErrNotFound, "run of submit key %q", key)
+	}
+	return rs[0], nil
 }

@@ -105,6 +105,12 @@ func migrations() []string {
 		offset INTEGER NOT NULL,
 		PRIMARY KEY (run, name)
 	);`,
+		// 3: submit keys, which make a retried submit return the run the
+		// first attempt made instead of a duplicate.
+		`CREATE TABLE submit_keys (
+		key TEXT NOT NULL PRIMARY KEY,
+		run INTEGER NOT NULL REFERENCES runs (seq)
+	);`,
 	}
 }
 
