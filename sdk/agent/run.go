@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type agent struct {
 	logger *log.Logger
 
 	failedWorker *failedWorker // a worker of a run of several nodes that failed (slurm.go)
+	disk         *diskWatch    // whether the run's disk was seen full (disk.go)
 }
 
 // Run carries out the run runID of ws to its end and records the outcome
@@ -93,7 +95,11 @@ func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set S
 		return fmt.Errorf("run %s: open agent log: %w", runID, err)
 	}
 	defer lf.Close()
-	a := &agent{rec: rec, paths: paths, dir: dir, set: set, logger: log.New(lf, "", log.LstdFlags|log.Lmicroseconds)}
+	reserve(lf, 64<<10) // the agent's account of a full disk needs room too
+	logger := log.New(lf, "", log.LstdFlags|log.Lmicroseconds)
+	disk := &diskWatch{path: dir}
+	a := &agent{rec: &persistent{Recorder: rec, disk: disk, logger: logger}, paths: paths, dir: dir, set: set,
+		logger: logger, disk: disk}
 	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 
 	job, err := ReadJob(dir)
@@ -269,6 +275,9 @@ func (a *agent) execute(ctx context.Context, python string) error {
 		return a.fail(ctx, id, "open the output log: "+err.Error())
 	}
 	defer out.Close()
+	// Space for the script's last words, should it fill the disk.
+	reserve(out, outputReserve)
+	defer unreserve(out)
 	env := a.scriptEnv()
 	docker := a.job.Environment.Docker.Enabled
 	if docker {
@@ -304,7 +313,7 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	go func() { tracker.run(trackCtx); close(trackDone) }()
 
 	done := waitChan(cmd)
-	why := a.supervise(ctx, cmd, done, docker)
+	why := a.supervise(ctx, cmd, out, done, docker)
 	waitErr := <-done
 	// Children the script left behind end with it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -325,7 +334,7 @@ const (
 
 // supervise heartbeats, watches for cancel requests and the maximum
 // duration, and ends the script's process group when one of them says so.
-func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, docker bool) stopReason {
+func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, out *os.File, done chan error, docker bool) stopReason {
 	hb := time.NewTicker(a.set.Heartbeat)
 	defer hb.Stop()
 	poll := time.NewTicker(a.set.CancelPoll)
@@ -353,6 +362,9 @@ func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, d
 			if err := a.rec.Heartbeat(ctx, a.job.RunID); err != nil {
 				a.logger.Printf("heartbeat: %v", err)
 			}
+			a.disk.check()
+			reserve(out, outputReserve) // what the script used of it, again
+
 		case <-poll.C:
 			if a.canceled(ctx) {
 				a.logger.Printf("cancel requested: SIGTERM to process group %d", pid)
@@ -397,7 +409,18 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		}
 		return err
 	}
+	a.disk.check()
+	diskFull := ""
+	if when, ok := a.disk.sawFull(); ok || a.outputSaysDiskFull() {
+		if !ok {
+			when = time.Now()
+		}
+		diskFull = fmt.Sprintf("disk full: the filesystem of %s ran out of space during the run (seen at %s); ",
+			a.dir, when.Format(time.TimeOnly))
+	}
 	switch {
+	case diskFull != "" && (code != 0 || waitErr != nil):
+		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("%sthe script exited with status %d; its last output is in its output log", diskFull, code))
 	case why == timedOut:
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the run exceeded its maximum duration of %s and was stopped", a.job.MaxDuration))
 	case why == agentStopped:
@@ -410,6 +433,26 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the script exited with status %d; see its output log", code))
 	}
 	return a.transition(ctx, workspace.StateCompleted, "the script exited with status 0")
+}
+
+// outputSaysDiskFull reports whether the end of the run's output log
+// tells of a full disk (Python's OSError: [Errno 28], a shell's "No space
+// left on device").
+func (a *agent) outputSaysDiskFull() bool {
+	f, err := os.Open(filepath.Join(a.dir, OutputLog))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	tail := make([]byte, min(fi.Size(), 16<<10))
+	if _, err := f.ReadAt(tail, fi.Size()-int64(len(tail))); err != nil {
+		return false
+	}
+	return bytes.Contains(tail, []byte("No space left on device")) || bytes.Contains(tail, []byte("Disk quota exceeded"))
 }
 
 // scriptEnv is the script's environment: the agent's, the job's, and the
