@@ -279,7 +279,11 @@ func (r *Run) checkCluster(ctx context.Context) error {
 	if state == "" {
 		state = "no longer known"
 	}
-	to, reason := workspace.StateFailed, fmt.Sprintf("the Slurm job ended (%s) without the run's agent recording an end: its node failed or the agent was killed%s", state, slurmLogsHint(ctx, r.ws, d.Target))
+	cause := "its node failed or the agent was killed"
+	if f, err := (&slurm.Driver{}).JobFacts(ctx, job, h); err == nil && f.Cause() != "" {
+		cause = f.Cause()
+	}
+	to, reason := workspace.StateFailed, fmt.Sprintf("the Slurm job ended (%s) without the run's agent recording an end: %s%s", state, cause, slurmLogsHint(ctx, r.ws, d.Target))
 	if d.State == workspace.StateCancelRequested {
 		to, reason = workspace.StateCanceled, fmt.Sprintf("canceled in Slurm (%s) before its agent ran", state)
 	}

@@ -418,13 +418,22 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		diskFull = fmt.Sprintf("disk full: the filesystem of %s ran out of space during the run (seen at %s); ",
 			a.dir, when.Format(time.TimeOnly))
 	}
+	stopped := "the agent was stopped while the script ran"
+	if why == agentStopped || killedByTERM(waitErr) {
+		if cause := slurmCause(ctx); cause != "" { // slurm.go
+			stopped += ": " + cause
+			if why != agentStopped {
+				return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the script was stopped by Slurm (%v): %s", waitErr, cause))
+			}
+		}
+	}
 	switch {
 	case diskFull != "" && (code != 0 || waitErr != nil):
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("%sthe script exited with status %d; its last output is in its output log", diskFull, code))
 	case why == timedOut:
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the run exceeded its maximum duration of %s and was stopped", a.job.MaxDuration))
 	case why == agentStopped:
-		return a.transition(ctx, workspace.StateFailed, "the agent was stopped while the script ran")
+		return a.transition(ctx, workspace.StateFailed, stopped)
 	case a.failedWorker != nil && waitErr == nil:
 		return a.transition(ctx, workspace.StateFailed, a.failedWorker.reason())
 	case waitErr != nil && code < 0:

@@ -236,3 +236,17 @@ func (d *Driver) Scale(ctx context.Context, config json.RawMessage, minNodes, ma
 	}
 	return in.UpdatePool(ctx, PoolOf(c, ""))
 }
+
+// JobFacts asks Slurm about the run's job and its nodes, to tell why it
+// ended. Slurm forgets a finished job after MinJobAge (300 s by default).
+func (d *Driver) JobFacts(ctx context.Context, job driver.Job, h driver.Handle) (JobFacts, error) {
+	st, err := parseHandle(h)
+	if err != nil {
+		return JobFacts{}, err
+	}
+	in, err := OpenInstance(st.SlurmDir)
+	if err != nil {
+		return JobFacts{}, err
+	}
+	return ReadJobFacts(ctx, in.command, strconv.Itoa(st.JobID), "")
+}

@@ -466,3 +466,59 @@ func mustEvents(t *testing.T, ctx context.Context, r *sdk.Run) []workspace.Event
 	}
 	return evs
 }
+
+// A 2-node run loses its second node (its slurmd, step daemon, agent and
+// script all killed, as when a VM goes): rank 0's agent, stopped by
+// Slurm, ends the run Failed with a reason that names the lost node and
+// Slurm's word for it, not a bare "the agent was stopped".
+func TestWorkerNodeLost(t *testing.T) {
+	ws, ctx := open(t)
+	cluster(t, ws, ctx, "wlost", sdk.ManagedCluster{MaxNodes: 2, IdleSecondsBeforeScaledown: 30})
+	r := submit(t, ws, ctx, "wlost", `echo "rank $GANTRY_NODE_RANK up"; sleep 300`, 2)
+	waitState(t, ctx, r, workspace.StateRunning)
+	dir, _ := r.Dir()
+	worker := filepath.Join(dir, "nodes", "rank-1")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(worker, "script.pid")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rank 1 never started its script%s", history(ctx, r))
+		}
+	}
+	agentPID := readPID(t, filepath.Join(worker, "agent.pid"))
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", agentPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var node string
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "SLURMD_NODENAME="); ok {
+			node = v
+		}
+	}
+	if node == "" {
+		t.Fatal("rank 1's agent has no SLURMD_NODENAME")
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", agentPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	stepd, _ := strconv.Atoi(fields[1])
+	script := readPID(t, filepath.Join(worker, "script.pid"))
+	slurmd := readPID(t, filepath.Join(slurmDir, "run", "slurmd-"+node+".pid"))
+	for _, pid := range []int{slurmd, stepd, agentPID, script} {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(-script, syscall.SIGKILL)
+	st, _, err := r.WaitForCompletion(ctx, sdk.WaitOptions{Poll: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("run %s: %v%s", st, err, history(ctx, r))
+	}
+	h := history(ctx, r)
+	if st != workspace.StateFailed || !strings.Contains(h, "node "+node+" failed (Slurm: ") {
+		t.Fatalf("run %s after losing node %s; want Failed naming it:%s\n%s", st, node, h, slurmErrors())
+	}
+	t.Logf("history:%s", h)
+}
