@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -41,9 +40,12 @@ func builtins(r *Registry) []*Magic {
 		{Name: "pwd", Line: true, Usage: "%pwd", Run: pwd,
 			Doc: "Prints the working directory."},
 		{Name: "env", Line: true, Usage: "%env [NAME[=VALUE] | NAME VALUE]", Run: env,
-			Doc: "Without arguments lists the environment, sorted, with the values of names that look secret " +
-				"(token, key, password, ...) hidden. %env NAME prints one value; %env NAME=VALUE or " +
-				"%env NAME VALUE sets it for the executor and the processes it starts."},
+			Doc: "Without arguments lists the environment, sorted, with hidden values for names that look secret " +
+				"(secret, token, password, passphrase, credential, and words such as key, pass, pw, pwd, auth, " +
+				"cred, private) and for the variables the workspace's compute targets take passwords and " +
+				"passphrases from (--password-env, --passphrase-env). %env NAME prints one value, secret or not; " +
+				"%env NAME=VALUE or %env NAME VALUE sets it for the executor and the processes it starts (the " +
+				"value is echoed hidden if the name looks secret)."},
 		{Name: "time", Line: true, Cell: true, Usage: "%time STATEMENT  or  %%time", Run: timeIt,
 			Doc: "Runs the Go code on the rest of the line (%time) or in the rest of the cell (%%time) " +
 				"and prints the wall time it took."},
@@ -185,11 +187,15 @@ func pwd(_ context.Context, c *Call) error {
 	return err
 }
 
-// secretName matches environment variable names whose values %env hides.
-var secretName = regexp.MustCompile(`(?i)(secret|token|password|passwd|key|credential)`)
-
-func env(_ context.Context, c *Call) error {
+func env(ctx context.Context, c *Call) error {
 	args := trimArgs(c.Args)
+	targets := targetSecretVars(ctx)
+	shown := func(name, value string) string {
+		if looksSecret(name) || targets[name] {
+			return "<hidden>"
+		}
+		return value
+	}
 	if args == "" {
 		vars := os.Environ()
 		sort.Strings(vars)
@@ -222,14 +228,6 @@ func env(_ context.Context, c *Call) error {
 	}
 	_, err := fmt.Fprintf(c.Stdout, "env: %s=%s\n", name, shown(name, value))
 	return err
-}
-
-// shown is value, or "<hidden>" when name looks like it holds a secret.
-func shown(name, value string) string {
-	if secretName.MatchString(name) {
-		return "<hidden>"
-	}
-	return value
 }
 
 func timeIt(ctx context.Context, c *Call) error {
