@@ -10,18 +10,22 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"gantry/sdk"
 )
 
 // RegisterBuiltins registers Gantry's own magics in r: writefile, cd, pwd,
 // env, time, reset, lsmagic, help and require, and the SDK magics
 // (sdk.go): workspace, compute, submit, runs, run, metrics and model.
-func RegisterBuiltins(r *Registry) error {
+// The SDK magics keep prompted secrets in secrets, the session's (nil:
+// each workspace its own).
+func RegisterBuiltins(r *Registry, secrets *sdk.Secrets) error {
 	for _, m := range builtins(r) {
 		if err := r.Register(m); err != nil {
 			return err
 		}
 	}
-	return registerSDK(r)
+	return registerSDK(r, secrets)
 }
 
 // builtins returns new instances of Gantry's own magics. The help and

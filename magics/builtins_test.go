@@ -55,7 +55,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{r: new(Registry), s: &fakeSession{}}
-	if err := RegisterBuiltins(h.r); err != nil {
+	if err := RegisterBuiltins(h.r, nil); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -25,14 +25,15 @@ import (
 
 // sdkMagics owns the workspaces the SDK magics opened, one per directory.
 type sdkMagics struct {
-	mu   sync.Mutex
-	open map[string]*sdk.Workspace
+	mu      sync.Mutex
+	open    map[string]*sdk.Workspace
+	secrets *sdk.Secrets // the session's prompted secrets; nil: each workspace's own
 }
 
 // registerSDK registers %workspace, %compute, %submit, %runs, %run,
 // %metrics and %model in r.
-func registerSDK(r *Registry) error {
-	s := &sdkMagics{}
+func registerSDK(r *Registry, secrets *sdk.Secrets) error {
+	s := &sdkMagics{secrets: secrets}
 	for _, m := range s.magics() {
 		if err := r.Register(m); err != nil {
 			return err
@@ -112,6 +113,9 @@ func (s *sdkMagics) ws(ctx context.Context) (*sdk.Workspace, error) {
 	w, err := sdk.OpenWorkspace(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	if s.secrets != nil {
+		w.UseSecrets(s.secrets)
 	}
 	if s.open == nil {
 		s.open = make(map[string]*sdk.Workspace)

@@ -40,11 +40,38 @@ func (ws *Workspace) sshDriver() (*sshdriver.Driver, error) {
 	}
 	r := &ws.remotes
 	r.once.Do(func() {
-		r.pool = &sshdriver.Pool{Exe: exe, Secrets: &sshdriver.Secrets{}}
+		secrets := ws.secrets
+		if secrets == nil {
+			secrets = &sshdriver.Secrets{}
+		}
+		r.pool = &sshdriver.Pool{Exe: exe, Secrets: secrets}
 		r.follows = map[string]bool{}
 		r.ctx, r.stop = context.WithCancel(context.Background())
 	})
 	return &sshdriver.Driver{Pool: r.pool}, nil
+}
+
+// Secrets holds the passwords and passphrases of SSH targets that are
+// configured to prompt for them, in memory only, with the way to prompt.
+// A kernel keeps one for its session and gives it to every Workspace it
+// opens (UseSecrets), so a secret answered once serves magics and cells
+// alike.
+type Secrets = sshdriver.Secrets
+
+// NewSecrets returns an empty Secrets that asks with prompt (nil: no one
+// can be asked).
+func NewSecrets(prompt func(ctx context.Context, question string) (string, error)) *Secrets {
+	return &Secrets{Prompt: prompt}
+}
+
+// UseSecrets makes the workspace keep and look up prompted secrets in s,
+// shared with the other Workspaces given s. Call it before the workspace
+// connects to an SSH target.
+func (ws *Workspace) UseSecrets(s *Secrets) {
+	ws.secrets = s
+	if ws.remotes.pool != nil {
+		ws.remotes.pool.Secrets = s
+	}
 }
 
 // SetSecretPrompt sets how SSH targets configured to prompt for a

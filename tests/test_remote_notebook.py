@@ -241,3 +241,20 @@ def test_password_prompt_goes_through_input_request(k, sshd, tmp_path):
     assert stored.returncode == 1, f"the password is stored in {stored.stdout}"
     show = stdout_of(k.run("%compute show pwbox")[1])
     assert password not in show and '"prompt_password": true' in show, show
+    # The answer is the session's: a Go cell's own workspace submits to the
+    # target without asking again (it used to fail: "no one can be asked").
+    code = f'''import ("context"; "os"; "gantry/sdk")
+pwCtx := context.Background()
+pwWS, err := sdk.OpenWorkspace(pwCtx, "")
+if err != nil {{ panic(err) }}
+pwRun, err := pwWS.Experiment("pw").Submit(pwCtx, sdk.ScriptRunConfig{{SourceDirectory: {str(tmp_path)!r},
+    Command: []string{{"sh", "-c", "echo from-pwbox"}}, RunConfig: sdk.RunConfiguration{{Target: "pwbox"}}}})
+if err != nil {{ panic(err) }}
+pwState, _, err := pwRun.WaitForCompletion(pwCtx, sdk.WaitOptions{{Output: os.Stdout}})
+if err != nil {{ panic(err) }}
+fmt.Println("state:", pwState)'''.replace("'", '"')
+    reply, outputs = k.run('import "fmt"\n' + code, timeout=120)
+    out = stdout_of(outputs)
+    assert reply["content"]["status"] == "ok", outputs
+    assert "from-pwbox" in out and "state: Completed" in out, out
+    assert k.input_requests == [], f"the cell asked for the password again: {k.input_requests}"

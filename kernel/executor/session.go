@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
 	"gantry/kernel/symbols"
+	"gantry/sdk"
 )
 
 // session is one interpreter and what the kernel knows about the cells it
@@ -99,6 +101,18 @@ func (s *session) reset() error {
 	}
 	if err := i.Use(symbols.Symbols); err != nil {
 		return fmt.Errorf("load the gantry/sdk packages: %w", err)
+	}
+	// A workspace a cell opens keeps prompted secrets with the session's,
+	// as the magics' workspaces do.
+	openWorkspace := func(ctx context.Context, dir string) (*sdk.Workspace, error) {
+		ws, err := sdk.OpenWorkspace(ctx, dir)
+		if err == nil {
+			ws.UseSecrets(s.e.secrets)
+		}
+		return ws, err
+	}
+	if err := i.Use(interp.Exports{"gantry/sdk/sdk": {"OpenWorkspace": reflect.ValueOf(openWorkspace)}}); err != nil {
+		return fmt.Errorf("patch gantry/sdk: %w", err)
 	}
 	if err := i.Use(input.Symbols(input.New(asker{s.e}))); err != nil {
 		return fmt.Errorf("load gantry/input: %w", err)
