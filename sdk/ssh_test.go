@@ -39,7 +39,7 @@ func (s *sshd) config(t *testing.T) SSHCompute {
 }
 
 func (s *sshd) needUsers(t *testing.T) {
-	if !strings.Contains(s.Env["SSHD_USERS"], "gantry-pw") {
+	if s.Env["SSHD_PW_USER"] == "" {
 		t.Skip("the test users are created only when scripts/sshd.sh runs as root")
 	}
 }
@@ -400,7 +400,7 @@ func TestSSHPasswordLogin(t *testing.T) {
 	pw, _ := os.ReadFile(filepath.Join(s.Dir, "password.txt"))
 	t.Setenv("GANTRY_TEST_PASSWORD", strings.TrimSpace(string(pw)))
 	ws := testWorkspace(t)
-	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: "gantry-pw", PasswordEnv: "GANTRY_TEST_PASSWORD",
+	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: s.Env["SSHD_PW_USER"], PasswordEnv: "GANTRY_TEST_PASSWORD",
 		KnownHosts: filepath.Join(s.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
 	ctx := context.Background()
 	if _, err := ws.AttachSSHCompute(ctx, "pw", c); err != nil {
@@ -411,7 +411,7 @@ func TestSSHPasswordLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "as gantry-pw") {
+	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "as "+s.Env["SSHD_PW_USER"]) {
 		t.Fatalf("state %s\n%s", st, out)
 	}
 }
@@ -420,7 +420,7 @@ func TestSSHMachineWithoutPython(t *testing.T) {
 	s := startSSHD(t)
 	s.needUsers(t)
 	ws := testWorkspace(t)
-	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: "gantry-nopy", KeyFile: filepath.Join(s.Dir, "id_ed25519"),
+	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: s.Env["SSHD_NOPY_USER"], KeyFile: filepath.Join(s.Dir, "id_ed25519"),
 		KnownHosts: filepath.Join(s.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
 	ctx := context.Background()
 	probe, err := ws.AttachSSHCompute(ctx, "nopy", c)
@@ -624,5 +624,37 @@ func TestSSHThroughAJumpHost(t *testing.T) {
 	_, err = ws.AttachSSHCompute(ctx, "behind2", bad)
 	if err == nil || !strings.Contains(err.Error(), "through jump host") {
 		t.Errorf("bad jump host: %v", err)
+	}
+}
+
+// Two test servers on one machine keep their secrets private and their
+// users apart: starting the second does not change the first's password,
+// and stopping it leaves the first's users in place.
+func TestSSHDInstancesAreIsolated(t *testing.T) {
+	a := startSSHD(t)
+	a.needUsers(t)
+	b := gantrytest.StartSSHD(t)
+	if a.Env["SSHD_PW_USER"] == b.Env["SSHD_PW_USER"] || a.Env["SSHD_NOPY_USER"] == b.Env["SSHD_NOPY_USER"] {
+		t.Fatalf("the instances share users: %v and %v", a.Env, b.Env)
+	}
+	for _, s := range []*gantrytest.SSHD{a.SSHD, b} {
+		for _, f := range []string{"password.txt", "passphrase.txt", "id_ed25519", "id_ed25519_enc", "host_ed25519"} {
+			fi, err := os.Stat(filepath.Join(s.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s/%s has mode %v: others can read a secret", s.Dir, f, fi.Mode().Perm())
+			}
+		}
+	}
+	b.Script(t, "stop", b.Dir)
+	pw, _ := os.ReadFile(filepath.Join(a.Dir, "password.txt"))
+	t.Setenv("GANTRY_TEST_PASSWORD", strings.TrimSpace(string(pw)))
+	ws := testWorkspace(t)
+	c := SSHCompute{Address: "127.0.0.1", Port: a.Port, User: a.Env["SSHD_PW_USER"], PasswordEnv: "GANTRY_TEST_PASSWORD",
+		KnownHosts: filepath.Join(a.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
+	if _, err := ws.AttachSSHCompute(context.Background(), "pw", c); err != nil {
+		t.Fatalf("the first instance's password no longer works after a second started and stopped: %v", err)
 	}
 }

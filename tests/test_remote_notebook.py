@@ -36,7 +36,9 @@ def sshd(tmp_path_factory):
     d = tmp_path_factory.mktemp("sshd")
     port = _free_port()
     subprocess.run([str(SSHD), "start", str(d), str(port)], check=True, capture_output=True)
+    instance = dict(line.split("=", 1) for line in (d / "env").read_text().splitlines() if "=" in line)
     env = {
+        "GANTRY_SSH_PW_USER": instance.get("SSHD_PW_USER", ""),
         "GANTRY_SSH_ADDRESS": "127.0.0.1",
         "GANTRY_SSH_PORT": str(port),
         "GANTRY_SSH_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
@@ -228,14 +230,15 @@ def test_password_prompt_goes_through_input_request(k, sshd, tmp_path):
     if not (d / "password.txt").exists():
         pytest.skip("the password user is created only when scripts/sshd.sh runs as root")
     password = (d / "password.txt").read_text().strip()
+    user = env["GANTRY_SSH_PW_USER"]
     k.run(f"%cd {tmp_path}")
     reply, outputs = k.run(
-        f"%compute attach pwbox --kind ssh --address 127.0.0.1 --port {env['GANTRY_SSH_PORT']} --user gantry-pw "
+        f"%compute attach pwbox --kind ssh --address 127.0.0.1 --port {env['GANTRY_SSH_PORT']} --user {user} "
         f"--password --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']}",
         allow_stdin=True, stdin_replies=[password], timeout=60)
     assert reply["content"]["status"] == "ok", outputs
     reqs = [r["content"] for r in k.input_requests]
-    assert reqs and reqs[-1]["password"] is True and "gantry-pw@127.0.0.1" in reqs[-1]["prompt"], reqs
+    assert reqs and reqs[-1]["password"] is True and f"{user}@127.0.0.1" in reqs[-1]["prompt"], reqs
     assert "Attached SSH compute target pwbox" in stdout_of(outputs)
     stored = subprocess.run(["grep", "-rlF", password, str(tmp_path)], capture_output=True, text=True)
     assert stored.returncode == 1, f"the password is stored in {stored.stdout}"
