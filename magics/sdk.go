@@ -66,7 +66,7 @@ func (s *sdkMagics) magics() []*Magic {
 				"one's priority. status CLUSTER shows its nodes by state and its queued and running runs; update " +
 				"CLUSTER changes its node counts or idle time; delete CLUSTER cancels its runs and releases its nodes."},
 		{Name: "submit", Line: true,
-			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--no-wait] SCRIPT [--] [ARGS...]",
+			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
 			Doc: "Submits SCRIPT as a run. The script's directory is snapshotted and sent to the target (with " +
 				"--source DIR, DIR is, and SCRIPT is a path inside it). Words after SCRIPT (after an optional --) " +
@@ -75,7 +75,9 @@ func (s *sdkMagics) magics() []*Magic {
 				"system-managed environment built from that spec) or the name or path of a Python interpreter " +
 				"whose packages you manage (python3 by default). Without --no-wait the cell shows the run's output " +
 				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
-				"%run wait ID follows it again, %run cancel ID stops it."},
+				"%run wait ID follows it again, %run cancel ID stops it. --submit-key KEY names the submit: run " +
+				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
+				"attempt started instead of starting another."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
 			Doc: "Lists runs, newest first, in a table: ID, experiment, state, creation time, duration and exit " +
 				"code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},

@@ -26,6 +26,7 @@ import (
 // submitArgs are %submit's arguments, parsed.
 type submitArgs struct {
 	target, experiment, env, source string
+	submitKey                       string
 	noWait                          bool
 	script                          string
 	args                            []string
@@ -33,7 +34,7 @@ type submitArgs struct {
 
 func parseSubmit(args string) (*submitArgs, error) {
 	p, err := parseArgs("submit", args, flagSpec{"--target": true, "--experiment": true, "--env": true,
-		"--source": true, "--no-wait": false}, true)
+		"--source": true, "--submit-key": true, "--no-wait": false}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +42,7 @@ func parseSubmit(args string) (*submitArgs, error) {
 		return nil, errors.New("%submit needs a SCRIPT: %submit [--target T] [--experiment E] train.py [ARGS...]")
 	}
 	a := &submitArgs{target: p.opts["--target"], experiment: p.opts["--experiment"], env: p.opts["--env"],
-		source: p.opts["--source"], script: p.pos[0], args: p.rest}
+		source: p.opts["--source"], submitKey: p.opts["--submit-key"], script: p.pos[0], args: p.rest}
 	_, a.noWait = p.opts["--no-wait"]
 	if a.experiment == "" {
 		a.experiment = "default"
@@ -132,7 +133,7 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 	}
 	run, err := ws.Experiment(a.experiment).Submit(ctx, sdk.ScriptRunConfig{
 		SourceDirectory: src, Script: script, Arguments: a.args,
-		RunConfig: sdk.RunConfiguration{Target: target, Environment: env},
+		RunConfig: sdk.RunConfiguration{Target: target, Environment: env}, SubmitKey: a.submitKey,
 	})
 	if err != nil {
 		return fmt.Errorf("%%submit: %w%s", err, notFoundHint(err, "%compute list shows the targets"))

@@ -658,3 +658,52 @@ func TestSSHDInstancesAreIsolated(t *testing.T) {
 		t.Fatalf("the first instance's password no longer works after a second started and stopped: %v", err)
 	}
 }
+
+// The agent on the machine killed mid-run: the run ends Failed saying so,
+// with every line the script printed, and nothing of the script is left
+// running there. A run whose cancel was asked for while its agent was dead
+// (no watcher was looking then) ends Canceled.
+func TestSSHAgentKilled(t *testing.T) {
+	s := startSSHD(t)
+	ctx := context.Background()
+	for _, cancelFirst := range []bool{false, true} {
+		ws := attachSSH(t, s)
+		run := submitBox(t, ws, writeScript(t, countingScript))
+		waitForOutput(t, run, "line 10\n")
+		dir := filepath.Join(handleState(t, ws, run).Root, "runs", run.ID)
+		childPID, _ := readInt(filepath.Join(dir, "child.pid"))
+		if cancelFirst {
+			// Nobody watches while the agent dies and the cancel is asked.
+			exe := ws.exe
+			ws.Close()
+			killAgent(t, dir)
+			var err error
+			if ws, err = OpenWorkspace(ctx, ws.Dir()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ws.Close() })
+			ws.exe = exe
+			if err := ws.w.Transition(ctx, run.ID, workspace.StateCancelRequested, "cancel requested"); err != nil {
+				t.Fatal(err)
+			}
+			if run, err = ws.Run(ctx, run.ID); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			killAgent(t, dir)
+		}
+		written, _ := readInt(filepath.Join(dir, "count.txt"))
+		st, out := waitRun(t, run)
+		d, _ := run.Details(ctx)
+		reason := lastReason(ctx, run, d)
+		want, says := workspace.StateFailed, "died"
+		if cancelFirst {
+			want, says = workspace.StateCanceled, "its agent on box had died"
+		}
+		if st != want || !strings.Contains(reason, says) {
+			t.Fatalf("state %s%s; want %s", st, reason, want)
+		}
+		waitGone(t, "the script's child", childPID)
+		checkAllLines(t, []byte(out), written)
+	}
+}

@@ -36,13 +36,16 @@ notebook, the compute attach magic can also prompt for them.
 `
 
 const runUsage = `Usage:
-  gantry run submit --target T [--experiment E] [--workspace DIR] SCRIPT [-- ARGS...]
+  gantry run submit --target T [--experiment E] [--submit-key KEY] [--workspace DIR] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] [--state S] [--workspace DIR]
   gantry run logs ID [--follow] [--workspace DIR]
   gantry run wait ID [--workspace DIR]
   gantry run cancel ID [--workspace DIR]
 
 ID may be a unique prefix of a run's ID, such as the 8 characters run list shows.
+run submit prints the new run's ID. With --submit-key, a submit retried with
+the same key (after a crash, or a reply that never came) prints the run the
+first attempt started instead of starting another.
 --workspace defaults to $GANTRY_WORKSPACE, else ./.gantry.
 `
 
@@ -167,6 +170,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs, dir := newFlags("run submit", runUsage, stderr)
 		target := fs.String("target", "", "the compute target to run on (required)")
 		exp := fs.String("experiment", "default", "the experiment the run belongs to")
+		key := fs.String("submit-key", "", "a name for this submit, unique in the workspace: retried with the same key, the submit returns the run it started")
 		pos, rest, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
@@ -188,7 +192,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		script := pos[0]
 		r, err := ws.Experiment(*exp).Submit(ctx, sdk.ScriptRunConfig{
 			SourceDirectory: filepath.Dir(script), Script: filepath.Base(script), Arguments: rest,
-			RunConfig: sdk.RunConfiguration{Target: *target},
+			RunConfig: sdk.RunConfiguration{Target: *target}, SubmitKey: *key,
 		})
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"gantry/sdk/agent"
 	"gantry/sdk/journal"
 	"gantry/sdk/snapshot"
 )
@@ -38,6 +39,7 @@ type Server struct {
 	started map[string]chan struct{} // agents this server started, closed when they exit
 	slurm   map[string]slurmState    // squeue's last word on batch runs
 	lacking map[string][]string      // by run: the blobs its prepare found missing
+	swept   map[string]bool          // runs whose dead agent's leftovers were stopped
 }
 
 // alive reports whether the run's agent runs. An agent this server
@@ -60,6 +62,21 @@ func (s *Server) alive(dir, runID string) bool {
 	}
 	_, alive := agentPID(dir, runID)
 	return alive
+}
+
+// sweep stops what the script of a run whose agent died left running
+// (its children: the script itself dies with its agent), once per run.
+func (s *Server) sweep(dir, runID string) {
+	s.mu.Lock()
+	done := s.swept[runID]
+	if s.swept == nil {
+		s.swept = map[string]bool{}
+	}
+	s.swept[runID] = true
+	s.mu.Unlock()
+	if !done && !isBatch(dir) {
+		_, _ = agent.StopOrphans(dir, runID)
+	}
 }
 
 // Layout of Root.
@@ -441,6 +458,9 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 	for {
 		resp := &Response{}
 		resp.Alive = s.alive(dir, req.Run)
+		if !resp.Alive {
+			s.sweep(dir, req.Run)
+		}
 		if fi, err := os.Stat(filepath.Join(dir, journal.HeartbeatFile)); err == nil {
 			resp.HeartbeatAgeMS = time.Since(fi.ModTime()).Milliseconds()
 		} else {
