@@ -30,7 +30,7 @@ type Workspace struct {
 	w       *workspace.Workspace
 	exe     string // the gantry binary that runs agents
 	drivers map[string]driver.Factory
-	remotes remotes // SSH connections and followed runs
+	remotes remotes  // SSH connections and followed runs
 	secrets *Secrets // prompted secrets, shared (UseSecrets); nil: the workspace's own
 	// checks compares Slurm's view of runs with ours (cluster.go).
 	checks clusterChecks
