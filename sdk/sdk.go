@@ -306,6 +306,11 @@ func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job a
 	if err := lock.Complete(); err != nil {
 		return nil, run.failSubmit(ctx, fmt.Errorf("complete the submit: %w", err))
 	}
+	if c, ok := drv.(driver.Committer); ok {
+		// If this fails (the connection dropped), the follower tells the
+		// agent when it next reaches the machine.
+		_ = c.Commit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config}, h)
+	}
 	ws.follow(ctx, r.ID)
 	return run, nil
 }

@@ -31,6 +31,12 @@ type Settings struct {
 	// sets it: an agent that records into the workspace may be started
 	// before its submitter has finished.
 	AwaitSubmit bool
+	// AwaitCommit holds the run until the hand-over marker is in its
+	// directory (package runlock), for CommitTimeout (default 10 min), and
+	// fails it if none comes: for agents on another machine than their
+	// submitter.
+	AwaitCommit   bool
+	CommitTimeout time.Duration
 }
 
 func (s *Settings) defaults() {
@@ -42,6 +48,9 @@ func (s *Settings) defaults() {
 	}
 	if s.CancelGrace <= 0 {
 		s.CancelGrace = 10 * time.Second
+	}
+	if s.CommitTimeout <= 0 {
+		s.CommitTimeout = 10 * time.Minute
 	}
 }
 
@@ -119,6 +128,16 @@ func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set S
 				err = runlock.ClearAbandoned(runDir)
 			}
 			return err
+		}
+	}
+	if set.AwaitCommit {
+		committed, err := runlock.AwaitCommit(ctx, runDir, 10*time.Millisecond, set.CommitTimeout)
+		if err != nil {
+			return a.fail(ctx, runID, "wait for the submit to complete: "+err.Error())
+		}
+		if !committed {
+			a.logger.Printf("no hand-over marker within %s: the submitter died before the hand-over", set.CommitTimeout)
+			return a.fail(ctx, runID, SubmitAbandonedReason)
 		}
 	}
 	err = a.carryOut(ctx)

@@ -62,6 +62,16 @@ type Recoverer interface {
 	Alive(ctx context.Context, job Job, h Handle) (bool, error)
 }
 
+// Committer is implemented by drivers whose agents run on another machine
+// than the submitter and so cannot see its submit lock: Commit tells the
+// run's agent that the SDK has recorded the hand-over (the handle), and
+// that it may start the script. Until then the agent waits; an agent told
+// nothing for long fails its run, whose submitter died part way. Commit
+// is idempotent: a follower may send it again.
+type Committer interface {
+	Commit(ctx context.Context, job Job, h Handle) error
+}
+
 // Scaler is implemented by drivers of targets that grow and shrink: it
 // sets the bounds on the target's nodes.
 type Scaler interface {

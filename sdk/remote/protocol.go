@@ -40,6 +40,7 @@ const (
 	OpCancel  = "cancel"  // Run: ask its agent to cancel
 	OpOutputs = "outputs" // Run -> Files (no Data): the run's outputs/
 	OpSubmit  = "submit"  // Run, Nodes, Requeue, Args -> Data (the Slurm job ID): run its agent as a batch job
+	OpCommit  = "commit"  // Run: the submitter recorded the hand-over; the agent may start the script (idempotent)
 )
 
 // A Request asks the server for one operation; only the fields of its Op

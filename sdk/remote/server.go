@@ -20,6 +20,7 @@ import (
 
 	"gantry/sdk/agent"
 	"gantry/sdk/journal"
+	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 )
 
@@ -185,6 +186,15 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 			return &Response{}, s.cancelBatch(ctx, dir, req.Run)
 		}
 		return &Response{}, nil
+	case OpCommit:
+		dir, err := RunDir(s.Root, req.Run)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return &Response{}, nil // nothing to start: reads will tell the follower
+		}
+		return &Response{}, runlock.MarkCommitted(dir)
 	case OpOutputs:
 		return s.outputs(req.Run)
 	case OpSubmit:
@@ -413,7 +423,7 @@ func (s *Server) start(runID string) (int, error) {
 		return 0, fmt.Errorf("start run %s: %w", runID, err)
 	}
 	defer out.Close()
-	cmd := exec.Command(s.Exe, "agent", "--journal", "--root", s.Root, "--run", runID)
+	cmd := exec.Command(s.Exe, "agent", "--journal", "--await-commit", "--root", s.Root, "--run", runID)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

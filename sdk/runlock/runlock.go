@@ -18,7 +18,10 @@
 //
 // flock is local to a machine (and emulated over NFS), so these checks are
 // made by processes on the machine that runs the agent: the local target,
-// and the remote server of an SSH target.
+// and the remote server of an SSH target. An agent on another machine
+// than its submitter waits instead for a marker file, committed, that the
+// submitter has put in the run's directory there once the hand-over was
+// recorded (MarkCommitted, AwaitCommit).
 package runlock
 
 import (
@@ -35,7 +38,37 @@ import (
 const (
 	SubmitFile = "submit.lock"
 	AgentFile  = "agent.lock"
+	CommitFile = "committed"
 )
+
+// MarkCommitted puts the hand-over marker in the run's directory (on the
+// machine that runs its agent).
+func MarkCommitted(runDir string) error {
+	return os.WriteFile(filepath.Join(runDir, CommitFile), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600)
+}
+
+// AwaitCommit waits until the run's directory holds the hand-over marker,
+// looking every poll (at least 5 ms), and reports whether it came within
+// timeout.
+func AwaitCommit(ctx context.Context, runDir string, poll, timeout time.Duration) (bool, error) {
+	poll = max(poll, 5*time.Millisecond)
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Stat(filepath.Join(runDir, CommitFile)); err == nil {
+			return true, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
 
 // A Lock is a held flock on a file of a run's directory.
 type Lock struct {

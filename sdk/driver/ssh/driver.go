@@ -26,6 +26,7 @@ var (
 	_ driver.Driver    = (*Driver)(nil)
 	_ driver.Validator = (*Driver)(nil)
 	_ driver.Recoverer = (*Driver)(nil)
+	_ driver.Committer = (*Driver)(nil)
 )
 
 // State is what a run's handle keeps.
@@ -203,6 +204,20 @@ func (d *Driver) Cancel(ctx context.Context, job driver.Job, h driver.Handle) er
 		return nil
 	}
 	_, err = c.Call(ctx, remote.Request{Op: remote.OpCancel, Run: job.RunID})
+	return err
+}
+
+// Commit tells the run's agent that its hand-over is recorded.
+func (d *Driver) Commit(ctx context.Context, job driver.Job, h driver.Handle) error {
+	cfg, err := ParseConfig(job.Config)
+	if err != nil {
+		return err
+	}
+	c, err := d.Pool.Get(ctx, job.Target, cfg)
+	if err != nil {
+		return err
+	}
+	_, err = c.Call(ctx, remote.Request{Op: remote.OpCommit, Run: job.RunID})
 	return err
 }
 

@@ -85,12 +85,19 @@ type follower struct {
 	job        driver.Job
 	cfg        Config
 	cancelSent bool
-	deadSeen   int // syncs in a row that found the agent gone and no outcome
+	committed  bool // the hand-over marker was sent (a run followed has a handle)
+	deadSeen   int  // syncs in a row that found the agent gone and no outcome
 }
 
 // sync brings the local record up to date once.
 func (f *follower) sync(ctx context.Context, c *Conn, state workspace.State) error {
 	id := f.job.RunID
+	if !f.committed {
+		if _, err := c.Call(ctx, remote.Request{Op: remote.OpCommit, Run: id}); err != nil {
+			return err
+		}
+		f.committed = true
+	}
 	if state == workspace.StateCancelRequested && !f.cancelSent {
 		if _, err := c.Call(ctx, remote.Request{Op: remote.OpCancel, Run: id}); err != nil {
 			return err
