@@ -9,6 +9,12 @@
 // the kernel that submitted the run, so a kernel restart or a closed
 // notebook does not stop training. Everything it knows is in the run's
 // directory and the workspace database, so any client can watch the run.
+//
+// It holds the run's agent lock for life (package runlock), starts the
+// script only once the submit has completed, makes the script die with it
+// (PR_SET_PDEATHSIG), and retries every record through a full disk or a
+// busy database (disk.go): whoever watches can tell a dead agent from a
+// live one, and a live one never gives up on recording the run's end.
 package agent
 
 import (

@@ -2,13 +2,16 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"gantry/sdk/track"
 )
@@ -19,11 +22,16 @@ const ScriptPIDFile = "script.pid"
 
 // StopOrphans kills what is left of the script of a run whose agent died:
 // every process of the script's process group that carries the run's ID in
-// its environment (so a reused group ID never kills a stranger). The
-// script itself gets SIGKILL from the kernel when its agent dies
-// (PR_SET_PDEATHSIG); this ends its children. It returns how many
-// processes it signalled.
+// its environment (so a reused group ID never kills a stranger), and the
+// run's container if it ran in Docker. The script itself gets SIGKILL
+// from the kernel when its agent dies (PR_SET_PDEATHSIG); this ends its
+// children. It returns how many processes it signalled.
 func StopOrphans(runDir, runID string) (int, error) {
+	if job, err := ReadJob(runDir); err == nil && job.Environment.Docker.Enabled {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		_ = exec.CommandContext(ctx, "docker", "kill", containerName(runID)).Run()
+		cancel()
+	}
 	b, err := os.ReadFile(filepath.Join(runDir, ScriptPIDFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil // the script never started
