@@ -109,14 +109,12 @@ func (s *sdkMagics) createCluster(ctx context.Context, c *Call, ws *sdk.Workspac
 			return fmt.Errorf("%%compute create cluster: --min-nodes %d is more than --max-nodes %d: the cluster keeps min nodes up and grows to max", mc.MinNodes, mc.MaxNodes)
 		}
 	}
-	if _, err := ws.ComputeTarget(ctx, name); err == nil {
-		return fmt.Errorf("%%compute create cluster: compute target %q already exists: pick another name, or %%compute delete it first", name)
-	}
+	_, lookup := ws.ComputeTarget(ctx, name)
 	if err := ws.CreateCompute(ctx, name, mc); err != nil {
 		hint := ""
 		switch {
 		case errors.Is(err, workspace.ErrExists):
-			hint = ": pick another name, or %compute delete it first"
+			hint = " (here: %compute update NAME --min-nodes N --max-nodes N --idle-seconds S, or %compute delete NAME)"
 		case errors.Is(err, slurm.ErrPoolExists):
 			hint = ": another workspace has a cluster of that name in this Slurm instance; pick another name"
 		case errors.Is(err, workspace.ErrNotFound) && mc.NodesOf != "":
@@ -132,7 +130,11 @@ func (s *sdkMagics) createCluster(ctx context.Context, c *Call, ws *sdk.Workspac
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Created managed cluster %s: %s.\n", name, describeCluster(cfg))
+	verb := "Created"
+	if lookup == nil {
+		verb = "Found (same settings)"
+	}
+	fmt.Fprintf(c.Stdout, "%s managed cluster %s: %s.\n", verb, name, describeCluster(cfg))
 	return s.writeClusterStatus(ctx, c.Stdout, ws, name)
 }
 

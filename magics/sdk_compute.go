@@ -164,12 +164,17 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if err != nil {
 			return err
 		}
+		_, lookup := ws.ComputeTarget(ctx, name)
 		if err := ws.CreateLocalCompute(ctx, name, sdk.LocalCompute{MaxConcurrentRuns: n}); err != nil {
 			hint := ""
 			if errors.Is(err, workspace.ErrExists) {
-				hint = ": pick another name, or %compute delete it first"
+				hint = " (here: %compute update NAME --max-concurrent-runs N, or %compute delete NAME)"
 			}
 			return fmt.Errorf("%%compute create: %w%s", err, hint)
+		}
+		if lookup == nil {
+			_, err = fmt.Fprintf(c.Stdout, "Local compute target %s exists already, with these settings.\n", name)
+			return err
 		}
 		verb := "Created"
 		if sub == "attach" {

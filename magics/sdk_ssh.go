@@ -78,11 +78,14 @@ func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, n
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "Connecting to %s@%s ...\n", cfg.User, cfg.Address)
+	_, lookup := ws.ComputeTarget(ctx, name)
 	probe, err := ws.AttachSSHCompute(ctx, name, cfg)
 	if err != nil {
 		return fmt.Errorf("%%compute attach: %w", err)
 	}
-	if cfg.Slurm != nil {
+	if lookup == nil {
+		fmt.Fprintf(c.Stdout, "%s is attached already, with these settings.\n", name)
+	} else if cfg.Slurm != nil {
 		fmt.Fprintf(c.Stdout, "Attached Slurm cluster %s through its login node %s@%s.\n", name, cfg.User, cfg.Address)
 	} else {
 		fmt.Fprintf(c.Stdout, "Attached SSH compute target %s (%s@%s).\n", name, cfg.User, cfg.Address)

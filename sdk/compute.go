@@ -1,18 +1,128 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"gantry/sdk/workspace"
 )
 
-// ComputeTarget returns the target called name.
+// Errors the SDK returns, wrapped with what was asked: test for them with
+// [errors.Is]. They are the workspace's own (workspace.ErrNotFound, ...).
+var (
+	// ErrNotFound means that no compute target, run or model has the name
+	// or ID given.
+	ErrNotFound = workspace.ErrNotFound
+	// ErrExists means that a compute target of that name exists already,
+	// with other settings than those given.
+	ErrExists = workspace.ErrExists
+)
+
+// ComputeTarget returns the target called name (names are matched
+// regardless of case). When there is none, the error matches ErrNotFound
+// and names the targets there are:
+//
+//	t, err := ws.ComputeTarget(ctx, "gpu-box")
+//	if errors.Is(err, sdk.ErrNotFound) { ... create it ... }
+//
+// The Create and Attach methods are get-or-create already: they succeed
+// when a target of that name exists with the same settings.
 func (ws *Workspace) ComputeTarget(ctx context.Context, name string) (workspace.Target, error) {
-	return ws.w.Target(ctx, name)
+	t, err := ws.w.Target(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return t, fmt.Errorf("%w; %s", err, ws.targetNames(ctx))
+	}
+	return t, err
+}
+
+// targetNames says which targets the workspace has.
+func (ws *Workspace) targetNames(ctx context.Context) string {
+	ts, err := ws.w.Targets(ctx)
+	if err != nil || len(ts) == 0 {
+		return "the workspace has no compute targets"
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return "the workspace has " + strings.Join(names, ", ")
+}
+
+// existing checks a target found under the name a create was asked for:
+// nil when it is of kind with the configuration cfg (as the create would
+// store it), else an error matching ErrExists that says what differs and
+// what to do: remedy (verb starts the error: "create compute", "attach").
+func existing(t workspace.Target, verb string, kind workspace.Kind, cfg []byte, remedy string) error {
+	if t.Kind != kind {
+		return fmt.Errorf("%s %q: a %s target of that name %w: pick another name, or delete it first", verb, t.Name, t.Kind, ErrExists)
+	}
+	diffs, err := configDiff(t.Config, cfg)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", verb, t.Name, err)
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%s %q: a target of that name %w with other settings (%s): %s",
+			verb, t.Name, ErrExists, strings.Join(diffs, "; "), remedy)
+	}
+	if t.ProvisioningState != workspace.ProvisioningSucceeded {
+		return fmt.Errorf("%s %q: it exists in state %s: wait for it (WaitForCompute), or delete it and create it again", verb, t.Name, t.ProvisioningState)
+	}
+	return nil
+}
+
+// configDiff lists the settings that differ between two target
+// configurations (JSON objects), as "name: OLD there, NEW here".
+func configDiff(have, want []byte) ([]string, error) {
+	var a, b map[string]json.RawMessage
+	if err := json.Unmarshal(orEmpty(have), &a); err != nil {
+		return nil, fmt.Errorf("the stored configuration is unreadable: %w", err)
+	}
+	if err := json.Unmarshal(orEmpty(want), &b); err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	var diffs []string
+	for k := range keys {
+		x, y := compactValue(a[k]), compactValue(b[k])
+		if x != y {
+			diffs = append(diffs, fmt.Sprintf("%s: %s there, %s here", k, x, y))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs, nil
+}
+
+func orEmpty(b []byte) []byte {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return []byte("{}")
+	}
+	return b
+}
+
+// compactValue is a JSON value in compact form, "unset" when absent.
+func compactValue(v json.RawMessage) string {
+	var buf bytes.Buffer
+	if len(v) == 0 || json.Compact(&buf, v) != nil || buf.String() == "null" {
+		return "unset"
+	}
+	s := buf.String()
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
 }
 
 // UpdateLocalCompute changes the configuration of the local target name;
