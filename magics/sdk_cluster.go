@@ -202,16 +202,6 @@ func (s *sdkMagics) updateCluster(ctx context.Context, c *Call, ws *sdk.Workspac
 	return nil
 }
 
-// clusterStatus is %compute status NAME for a managed cluster.
-func (s *sdkMagics) clusterStatus(ctx context.Context, c *Call, ws *sdk.Workspace, t workspace.Target) error {
-	cfg, err := slurm.ParseConfig(t.Config)
-	if err != nil {
-		return fmt.Errorf("%%compute status: %w", err)
-	}
-	fmt.Fprintf(c.Stdout, "%s: managed cluster, %s.\n", t.Name, describeCluster(cfg))
-	return s.writeClusterStatus(ctx, c.Stdout, ws, t.Name)
-}
-
 // writeClusterStatus writes the cluster's nodes by state, its runs and
 // each node.
 func (s *sdkMagics) writeClusterStatus(ctx context.Context, w io.Writer, ws *sdk.Workspace, name string) error {
@@ -227,19 +217,4 @@ func (s *sdkMagics) writeClusterStatus(ctx context.Context, w io.Writer, ws *sdk
 }
 
 // describeCluster says in a line what a cluster is made of.
-func describeCluster(cfg slurm.Config) string {
-	if cfg.NodesOf != "" {
-		return fmt.Sprintf("%s, on the nodes of %s", cfg.VMPriority, cfg.NodesOf)
-	}
-	idle := cfg.IdleSecondsBeforeScaledown
-	if idle == 0 {
-		idle = slurm.DefaultIdleSeconds
-	}
-	sz := cfg.VMSize
-	what := fmt.Sprintf("%d CPUs, %d MB", sz.CPUs, sz.MemoryMB)
-	if sz.GPUs > 0 {
-		what += fmt.Sprintf(", %d GPUs", sz.GPUs)
-	}
-	return fmt.Sprintf("%d to %d nodes of %s (%s), %s, scale-down after %d s idle, Slurm instance %s",
-		cfg.MinNodes, cfg.MaxNodes, sz.Name, what, cfg.VMPriority, idle, cfg.SlurmDir)
-}
+func describeCluster(cfg slurm.Config) string { return cfg.Summary() }

@@ -124,10 +124,10 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if sub == "connect" {
 			return s.connectSSH(ctx, c, ws, name)
 		}
-		if t, err := ws.ComputeTarget(ctx, name); err == nil && t.Kind == workspace.KindSlurm {
-			return s.clusterStatus(ctx, c, ws, t) // sdk_cluster.go
+		if err := ws.DescribeCompute(ctx, c.Stdout, name); err != nil {
+			return fmt.Errorf("%%compute status: %w", err)
 		}
-		return s.machineStatus(ctx, c, ws, name)
+		return nil
 	case "create", "attach":
 		if kind, ok := p.opts["--kind"]; ok && len(args) == 1 {
 			args = []string{kind, args[0]} // %compute attach NAME --kind KIND

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gantry/sdk/driver/slurm"
 	"gantry/sdk/workspace"
 )
 
@@ -187,4 +188,76 @@ func (ws *Workspace) WaitForCompute(ctx context.Context, name string, show io.Wr
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// DescribeCompute writes what the target name is and how it is now, as
+// `%compute status NAME` and `gantry compute status NAME` show it: for an
+// SSH target it connects and describes the machine; for a managed cluster
+// it lists its nodes by state and its runs; for the local target it says
+// how many of its runs are queued and running.
+func (ws *Workspace) DescribeCompute(ctx context.Context, w io.Writer, name string) error {
+	t, err := ws.ComputeTarget(ctx, name)
+	if err != nil {
+		return err
+	}
+	switch t.Kind {
+	case workspace.KindSSH:
+		probe, err := ws.MachineStatus(ctx, t.Name)
+		if err != nil {
+			return fmt.Errorf("status of %q: %w", t.Name, err)
+		}
+		fmt.Fprintf(w, "%s is reachable.\n", t.Name)
+		probe.Describe(w)
+		return nil
+	case workspace.KindSlurm:
+		cfg, err := slurm.ParseConfig(t.Config)
+		if err != nil {
+			return fmt.Errorf("status of %q: %w", t.Name, err)
+		}
+		st, err := ws.ClusterStatus(ctx, t.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s: managed cluster, %s.\n  %s\n", t.Name, cfg.Summary(), st)
+		for _, n := range st.Nodes {
+			fmt.Fprintf(w, "    %-20s %-14s (Slurm: %s)\n", n.Name, n.State, n.Slurm)
+		}
+		return nil
+	}
+	var c LocalCompute
+	if err := json.Unmarshal(orEmpty(t.Config), &c); err != nil {
+		return fmt.Errorf("status of %q: its configuration is unreadable: %w", t.Name, err)
+	}
+	runs, err := ws.w.Runs(ctx, workspace.Filter{})
+	if err != nil {
+		return fmt.Errorf("status of %q: %w", t.Name, err)
+	}
+	counts := map[workspace.State]int{}
+	for _, r := range runs {
+		if strings.EqualFold(r.Target, t.Name) && !r.State.Final() {
+			counts[r.State]++
+		}
+	}
+	limit := "no cap on concurrent runs"
+	if c.MaxConcurrentRuns > 0 {
+		limit = fmt.Sprintf("at most %d runs at once", c.MaxConcurrentRuns)
+	}
+	fmt.Fprintf(w, "%s: local target (this machine, %s), %s.\n", t.Name, t.ProvisioningState, limit)
+	if len(counts) == 0 {
+		fmt.Fprintln(w, "  no runs in progress")
+		return nil
+	}
+	var parts []string
+	for _, st := range []workspace.State{workspace.StateNotStarted, workspace.StateQueued, workspace.StatePreparing,
+		workspace.StateStarting, workspace.StateRunning, workspace.StateFinalizing, workspace.StateCancelRequested, workspace.StateNotResponding} {
+		if n := counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+			delete(counts, st)
+		}
+	}
+	for st, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d %s", n, st))
+	}
+	fmt.Fprintf(w, "  runs in progress: %s\n", strings.Join(parts, ", "))
+	return nil
 }
