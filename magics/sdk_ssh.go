@@ -25,8 +25,12 @@ func sshFlags() flagSpec {
 // slurmLoginFlags are the options that make an SSH target a login node.
 var slurmLoginFlags = []string{"--partition", "--account", "--slurm-conf", "--requeue"}
 
-// sshUsage is the syntax of %compute attach ssh.
-const sshUsage = "%compute attach ssh NAME --address HOST [--port 22] --user USER (--key FILE [--passphrase-env VAR | --passphrase] | --password-env VAR | --password) [--known-hosts FILE] [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR] [--connect-timeout SECONDS] [--max-concurrent-runs N]"
+// The syntax of %compute attach ssh: how to log in, and the rest.
+const (
+	sshAuthUsage = "(--key FILE [--passphrase-env VAR | --passphrase] | --password-env VAR | --password)"
+	sshMoreUsage = "[--known-hosts FILE] [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR] [--connect-timeout SECONDS] [--max-concurrent-runs N]"
+	sshUsage     = "%compute attach ssh NAME --address HOST [--port 22] --user USER " + sshAuthUsage + " " + sshMoreUsage
+)
 
 // attachSSH is %compute attach ssh NAME ...: it connects, installs the
 // agent, describes the machine and saves the target.
