@@ -80,7 +80,10 @@ func builtins(r *Registry) []*Magic {
 // as Go.
 func exitMagic(ctx context.Context, c *Call) error {
 	if _, declared := c.S.Doc(c.Name); declared {
-		_, err := c.S.Eval(ctx, c.Name+c.Args)
+		b, err := c.S.Eval(ctx, c.Name+c.Args)
+		if b != nil {
+			c.S.Display(b)
+		}
 		return err
 	}
 	if strings.TrimSpace(c.Args) != "" && strings.TrimSpace(c.Args) != "()" {

@@ -14,6 +14,8 @@ func init() {
 		"ByName":        reflect.ValueOf(sdk.ByName),
 		"Compare":       reflect.ValueOf(sdk.Compare),
 		"DiffSnapshots": reflect.ValueOf(sdk.DiffSnapshots),
+		"ErrExists":     reflect.ValueOf(&sdk.ErrExists).Elem(),
+		"ErrNotFound":   reflect.ValueOf(&sdk.ErrNotFound).Elem(),
 		"ErrRunFailed":  reflect.ValueOf(&sdk.ErrRunFailed).Elem(),
 		"GoalFor":       reflect.ValueOf(sdk.GoalFor),
 		"Maximize":      reflect.ValueOf(sdk.Maximize),
