@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -57,13 +58,17 @@ func probe(ctx context.Context, root string) Probe {
 	return p
 }
 
+// slurmVersion matches what sbatch --version prints: "slurm 23.02.1",
+// "slurm-wlm 22.05.8" (Debian's build).
+var slurmVersion = regexp.MustCompile(`^slurm\S* \d`)
+
 // probeSlurm fills in the Slurm fields of p from the sbatch at path and
 // sinfo beside it. Slurm's tools answer --version only when they find a
 // configuration, so a machine with the tools but no cluster gets a note
 // with their complaint instead of a version, and no partitions.
 func probeSlurm(ctx context.Context, p *Probe, sbatch string) {
 	out, err := runErr(ctx, sbatch, "--version")
-	if v := firstLine(out); err != nil || !strings.HasPrefix(v, "slurm ") {
+	if err != nil || !slurmVersion.MatchString(firstLine(out)) {
 		p.SlurmNote = "sbatch is installed but Slurm is not configured here: " + lastLine(out, err)
 		return
 	}

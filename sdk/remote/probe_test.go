@@ -42,13 +42,16 @@ func TestProbeSlurm(t *testing.T) {
 		}
 	})
 	for _, tt := range []struct {
-		name, sinfo string
-		slurm, note string
-		partitions  []string
+		name, sbatch, sinfo string
+		slurm, note         string
+		partitions          []string
 	}{
-		{"working", "echo 'debug* up 3 idle'; echo 'gpu up 1 mix'", "slurm 23.02.1", "", []string{"debug* up 3 idle", "gpu up 1 mix"}},
-		{"sinfo fails", "echo 'sinfo: error: Unable to contact slurm controller' >&2; echo 'sinfo: fatal: no controller' >&2; exit 1",
+		{"working", "echo 'slurm 23.02.1'", "echo 'debug* up 3 idle'; echo 'gpu up 1 mix'", "slurm 23.02.1", "", []string{"debug* up 3 idle", "gpu up 1 mix"}},
+		{"Debian's version", "echo 'slurm-wlm 22.05.8'", "echo 'debug* up 3 idle'", "slurm-wlm 22.05.8", "", []string{"debug* up 3 idle"}},
+		{"sinfo fails", "echo 'slurm 23.02.1'", "echo 'sinfo: error: Unable to contact slurm controller' >&2; echo 'sinfo: fatal: no controller' >&2; exit 1",
 			"slurm 23.02.1", "sinfo failed: sinfo: fatal: no controller", nil},
+		{"sbatch complains but exits 0", "echo 'sbatch: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host' >&2", "exit 0",
+			"", "sbatch is installed but Slurm is not configured here: sbatch: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -57,7 +60,7 @@ func TestProbeSlurm(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			write("sbatch", "echo 'slurm 23.02.1'")
+			write("sbatch", tt.sbatch)
 			write("sinfo", tt.sinfo)
 			t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
 			var p Probe
