@@ -40,7 +40,8 @@ func builtins(r *Registry) []*Magic {
 				"Quote a path with spaces: %%writefile \"my notes.txt\"."},
 		{Name: "cd", Line: true, Usage: "%cd [DIR]", Run: cd.run,
 			Doc: "Changes the working directory of the executor (and of later ! commands) to DIR, " +
-				"to your home directory without DIR, or back to the previous one with %cd -. Prints the new directory."},
+				"to your home directory without DIR, or back to the previous one with %cd -. Prints the new directory. " +
+				"DIR may start with ~ and hold environment variables, $NAME or ${NAME}, as in a shell (%cd $TMPDIR/work)."},
 		{Name: "pwd", Line: true, Usage: "%pwd", Run: pwd,
 			Doc: "Prints the working directory."},
 		{Name: "env", Line: true, Usage: "%env [NAME[=VALUE] | NAME VALUE]", Run: env,
@@ -64,12 +65,38 @@ func builtins(r *Registry) []*Magic {
 			return Help(r, c.S, trimArgs(c.Args), 1)
 		}, Doc: "Without NAME, an overview of what a cell may contain. With NAME, the usage of a magic " +
 			"(%help cd or %help %cd) or the documentation of a Go name (%help fmt.Println)."},
+		{Name: "exit", Line: true, Usage: "exit  or  quit  (a cell of only that word, or %exit, %quit)", Run: exitMagic,
+			Doc: "Ends a terminal session: jupyter console stops and shuts the kernel down, as with IPython's exit. " +
+				"It is a request to the client (an ask_exit payload), so in a notebook it does nothing: there, " +
+				"use the Kernel menu to shut down or restart. A cell of only exit, quit, exit() or quit() is this " +
+				"magic, unless a cell declared a func or value of that name, which then runs as Go."},
+		{Name: "quit", Line: true, Usage: "quit  or  exit  (a cell of only that word, or %quit, %exit)", Run: exitMagic,
+			Doc: "The same as exit: ends a jupyter console session, and does nothing in a notebook."},
 		{Name: "require", Line: true, Usage: "%require MODULE@VERSION [MODULE@VERSION ...]", Run: requireMagic,
 			Doc: "Fetches Go modules with the go command and makes their packages importable in cells. " +
 				"Pin a version: %require github.com/google/uuid@v1.6.0. The interpreter runs packages from source, " +
 				"so a module that uses cgo, tricks with unsafe, or generics the interpreter cannot handle " +
 				"fails when imported, with the interpreter's error."},
 	}
+}
+
+// exitMagic is exit and quit: it asks the client to end the session,
+// unless the cells declared the name (no Go package or builtin has it, so
+// documentation found for it is of a cell's declaration), which then runs
+// as Go.
+func exitMagic(ctx context.Context, c *Call) error {
+	if _, declared := c.S.Doc(c.Name); declared {
+		b, err := c.S.Eval(ctx, c.Name+c.Args)
+		if b != nil {
+			c.S.Display(b)
+		}
+		return err
+	}
+	if strings.TrimSpace(c.Args) != "" && strings.TrimSpace(c.Args) != "()" {
+		return fmt.Errorf("%%%s takes no arguments", c.Name)
+	}
+	c.S.AskExit()
+	return nil
 }
 
 func writefile(_ context.Context, c *Call) error {
@@ -164,7 +191,21 @@ func (m *cdMagic) run(ctx context.Context, c *Call) error {
 		}
 		dir = m.prev
 	default:
-		if dir, err = expandHome(words[0]); err != nil {
+		word := words[0]
+		if strings.Contains(word, "$") {
+			var unset []string
+			word = os.Expand(word, func(name string) string {
+				v, ok := os.LookupEnv(name)
+				if !ok {
+					unset = append(unset, "$"+name)
+				}
+				return v
+			})
+			if len(unset) > 0 {
+				return fmt.Errorf("%%cd %s: %s is not set (%%env NAME=VALUE sets one)", words[0], strings.Join(unset, ", "))
+			}
+		}
+		if dir, err = expandHome(word); err != nil {
 			return fmt.Errorf("%%cd: %w", err)
 		}
 	}

@@ -49,22 +49,50 @@ func (s *sdkMagics) magics() []*Magic {
 				"models it holds. The workspace is $GANTRY_WORKSPACE if set, else the directory .gantry in the " +
 				"current directory (%cd changes which); it is created on first use."},
 		{Name: "compute", Line: true,
-			Usage: "%compute list | show NAME | status NAME | create local NAME [--max-concurrent-runs N] | attach local NAME | " +
-				"create cluster NAME --vm-size SIZE [--min-nodes N] --max-nodes N [--priority dedicated|lowpriority] [--idle-seconds S] [--nodes-of CLUSTER] [--slurm-dir DIR] | " +
-				"update NAME --max-concurrent-runs N | update CLUSTER [--min-nodes N] [--max-nodes N] [--idle-seconds S] | delete NAME | detach NAME",
+			Usage: "%compute list | show NAME | status NAME | create local|cluster NAME ... | attach NAME --kind ssh|slurm ... | connect NAME | update NAME ... | delete NAME | detach NAME",
+			Forms: []string{
+				"%compute list",
+				"%compute show NAME",
+				"%compute status NAME",
+				"%compute create local NAME [--max-concurrent-runs N]   (or: %compute attach local NAME)",
+				"%compute attach NAME --kind ssh --address HOST [--port 22] --user USER " + sshAuthUsage + " " + sshMoreUsage +
+					"   (or: %compute attach ssh NAME ...)",
+				"%compute attach NAME --kind slurm --address HOST [--port 22] --user USER " + sshAuthUsage +
+					" [--partition P] [--account A] [--slurm-conf FILE] [--requeue] " + sshMoreUsage,
+				"%compute connect NAME",
+				clusterUsage,
+				"%compute update NAME --max-concurrent-runs N",
+				clusterUpdateUsage,
+				"%compute delete NAME",
+				"%compute detach NAME",
+			},
 			Run: s.compute,
-			Doc: "Manages the workspace's compute targets. list shows them in a table; show NAME prints one " +
-				"with its configuration; create local NAME adds this machine as a target (NAME: 2 to 16 letters, " +
-				"digits or hyphens, starting with a letter), optionally capping how many runs execute at once " +
-				"(attach local NAME is the same: this machine exists already); update NAME changes the cap; " +
-				"delete NAME removes a target (runs that used it keep its name). detach NAME forgets a target " +
-				"without deprovisioning anything: for a local target it is the same as delete. create cluster NAME " +
-				"makes a managed cluster on Slurm (the Slurm instance in --slurm-dir, else $GANTRY_SLURM_DIR): " +
-				"nodes of --vm-size boot when runs need them, up to --max-nodes, and stop after --idle-seconds " +
-				"without work, down to --min-nodes; --priority lowpriority makes runs that dedicated runs on the " +
-				"same nodes preempt and Slurm requeues; --nodes-of CLUSTER shares another cluster's nodes at this " +
-				"one's priority. status CLUSTER shows its nodes by state and its queued and running runs; update " +
-				"CLUSTER changes its node counts or idle time; delete CLUSTER cancels its runs and releases its nodes."},
+			Doc: "Manages the workspace's compute targets: where runs execute. NAME is 2 to 16 letters, digits or " +
+				"hyphens, starting with a letter. Creating or attaching a target that exists with the same settings " +
+				"changes nothing (a notebook may run it every time); with other settings it is refused, naming each " +
+				"setting that differs.\n\n" +
+				"list shows the targets in a table; show NAME prints one with its configuration; status NAME " +
+				"describes it now: an SSH machine as it answers (OS, Python, conda, Docker, GPUs, disk, Slurm), a " +
+				"managed cluster's nodes by state with its queued and running runs, a local target's runs in " +
+				"progress.\n\n" +
+				"create local NAME adds this machine, optionally capping how many runs execute at once (attach local " +
+				"NAME is the same); update NAME --max-concurrent-runs N changes the cap.\n\n" +
+				"attach NAME --kind ssh adds a machine reached over SSH: it checks the host key against known_hosts " +
+				"(--known-hosts FILE; --trust-on-first-use records an unknown one), logs in with --key FILE or a " +
+				"password, copies the agent there and describes the machine. Secrets are never stored: --password and " +
+				"--passphrase ask with hidden input (again after a restart: connect NAME), --password-env and " +
+				"--passphrase-env name an environment variable. --jump goes through a bastion; --remote-root is where " +
+				"runs and caches live there (~/.gantry-remote).\n\n" +
+				"attach NAME --kind slurm adds an existing Slurm cluster through its login node, with the SSH options: " +
+				"runs become batch jobs submitted there, to --partition (with --account; --requeue when it is " +
+				"preemptible; --slurm-conf when its slurm.conf is not where Slurm looks).\n\n" +
+				"create cluster NAME makes a managed cluster on Slurm (the instance in --slurm-dir, else " +
+				"$GANTRY_SLURM_DIR): nodes of --vm-size boot when runs need them, up to --max-nodes, and stop after " +
+				"--idle-seconds without work, down to --min-nodes; --priority lowpriority makes its runs preemptible " +
+				"by dedicated ones, and Slurm requeues them; --nodes-of CLUSTER shares another cluster's nodes at " +
+				"this one's priority. update CLUSTER changes its node counts, size, priority or idle time.\n\n" +
+				"delete NAME removes a target (a cluster's runs are canceled and its nodes released; runs that used " +
+				"it keep its name); detach NAME forgets it without touching the machine."},
 		{Name: "submit", Line: true,
 			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
@@ -82,14 +110,19 @@ func (s *sdkMagics) magics() []*Magic {
 			Doc: "Lists runs, newest first, in a table: ID, experiment, state, creation time, duration and exit " +
 				"code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
 		{Name: "run", Line: true, Usage: "%run show ID | logs ID | wait ID | cancel ID", Run: s.run,
+			Forms: []string{"%run show ID", "%run logs ID", "%run wait ID", "%run cancel ID"},
 			Doc: "Works with one run. show prints its record, metrics and state changes; logs prints its output so " +
 				"far; wait shows its output from the start and waits for its final state (interrupting stops the " +
 				"waiting, not the run); cancel asks its agent to stop it. ID may be a unique prefix of at least " +
 				"6 characters of the run's ID, as %runs shows it."},
 		{Name: "metrics", Line: true, Usage: "%metrics ID [ID ...]", Run: s.metrics,
 			Doc: "Shows the last value of each metric the runs logged, in a table with a row per run and a " +
-				"column per metric. IDs may be unique prefixes of at least 6 characters."},
+				"column per metric. IDs may be unique prefixes of at least 6 characters. In Go, " +
+				"sdk.Compare(ctx, runs, \"mse\", sdk.Minimize) shows the same with the best run highlighted and " +
+				"series summarised, and run.Metrics(ctx) returns every value (Scalars, Series). Go's own " +
+				"runtime/metrics package is ?runtime/metrics."},
 		{Name: "model", Line: true, Usage: "%model list [NAME] | register RUN_ID NAME PATH_IN_OUTPUTS", Run: s.model,
+			Forms: []string{"%model list [NAME]", "%model register RUN_ID NAME PATH_IN_OUTPUTS"},
 			Doc: "list shows the registered models (every version, or those of NAME). register records the file " +
 				"or directory PATH_IN_OUTPUTS, a path inside the run's outputs/ directory (model.pt, or " +
 				"outputs/model.pt), as the next version of the model NAME."},

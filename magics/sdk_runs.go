@@ -140,7 +140,7 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 	}
 	fmt.Fprintf(c.Stdout, "Submitted run %s to %s (experiment %s).\n", run.ID, target, a.experiment)
 	if tr, ok, err := run.Transfer(ctx); err == nil && ok {
-		fmt.Fprintf(c.Stdout, "Sent %d of the snapshot's %d files (%d bytes; the machine had the rest), %d bytes in all.\n", tr.FilesSent, tr.Files, tr.BytesSent, tr.WireBytes)
+		fmt.Fprintln(c.Stdout, tr)
 	}
 	if a.noWait {
 		_, err := fmt.Fprintf(c.Stdout, "%%run wait %s follows it, %%run show %s describes it, %%run cancel %s stops it.\n", run.ID, run.ID, run.ID)

@@ -215,7 +215,7 @@ func TestClusterMagicErrors(t *testing.T) {
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes x":                         "--max-nodes takes a whole number",
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --idle-seconds -5":       "--idle-seconds takes a whole number",
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --priority spot":         `vm_priority "spot"`,
-		"create cluster box --vm-size STANDARD_D1_V2 --max-nodes 1":                        `"box" already exists`,
+		"create cluster box --vm-size STANDARD_D1_V2 --max-nodes 1":                        "a local target of that name already exists",
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1":                         "no Slurm instance: start one with scripts/slurm.sh start",
 		"create cluster c1 --nodes-of c0 --max-nodes 2":                                    "--max-nodes comes from the cluster in --nodes-of",
 		"create cluster c1 --nodes-of nosuch":                                              `nodes of "nosuch"`,

@@ -129,7 +129,10 @@ type LocalCompute struct {
 }
 
 // CreateLocalCompute adds the local target under name (2 to 16 letters,
-// digits or hyphens, starting with a letter).
+// digits or hyphens, starting with a letter). It is get-or-create: when a
+// local target of that name exists with the same settings it does nothing
+// and returns nil, so a notebook can run it every time; when the settings
+// differ, the error matches ErrExists and says how.
 func (ws *Workspace) CreateLocalCompute(ctx context.Context, name string, c LocalCompute) error {
 	cfg, err := json.Marshal(c)
 	if err != nil {
@@ -138,8 +141,18 @@ func (ws *Workspace) CreateLocalCompute(ctx context.Context, name string, c Loca
 	if err := (&local.Driver{}).Validate(ctx, cfg); err != nil {
 		return fmt.Errorf("create compute %q: %w", name, err)
 	}
-	return ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindLocal, Config: cfg,
+	const remedy = "change them with UpdateLocalCompute, delete it first, or pick another name"
+	if t, err := ws.w.Target(ctx, name); err == nil {
+		return existing(t, "create compute", workspace.KindLocal, cfg, remedy)
+	}
+	err = ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindLocal, Config: cfg,
 		ProvisioningState: workspace.ProvisioningSucceeded})
+	if errors.Is(err, ErrExists) { // created meanwhile by another process
+		if t, terr := ws.w.Target(ctx, name); terr == nil {
+			return existing(t, "create compute", workspace.KindLocal, cfg, remedy)
+		}
+	}
+	return err
 }
 
 // ComputeTargets lists the workspace's compute targets.

@@ -707,3 +707,57 @@ func TestSSHAgentKilled(t *testing.T) {
 		checkAllLines(t, []byte(out), written)
 	}
 }
+
+// TestSSHAttachIsGetOrCreate attaches a real machine twice with the same
+// settings (a notebook run twice), refuses other settings under the name,
+// reports an unconfigured Slurm without its error text, and describes a
+// first submit without claiming the machine had files it did not.
+func TestSSHAttachIsGetOrCreate(t *testing.T) {
+	s := startSSHD(t)
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	cfg := s.config(t)
+	first, err := ws.AttachSSHCompute(ctx, "box", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ws.AttachSSHCompute(ctx, "box", cfg)
+	if err != nil {
+		t.Fatalf("attach again with the same settings: %v", err)
+	}
+	if again.Arch != first.Arch || again.Python == "" {
+		t.Errorf("second attach did not describe the machine: %+v", again)
+	}
+	other := cfg
+	other.Port = 1
+	if _, err := ws.AttachSSHCompute(ctx, "box", other); !errors.Is(err, ErrExists) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("port: %d there, 1 here", cfg.Port)) {
+		t.Errorf("other settings: %v, want ErrExists naming the port", err)
+	}
+	for _, p := range []*MachineInfo{first, again} {
+		if strings.Contains(p.Slurm+strings.Join(p.Partitions, ""), "error") {
+			t.Errorf("Slurm fields hold error text: %q %q", p.Slurm, p.Partitions)
+		}
+		if _, err := exec.LookPath("sbatch"); err == nil && p.Slurm == "" && !strings.Contains(p.SlurmNote, "not configured") {
+			t.Errorf("sbatch is here but the probe says neither a version nor why: %+v", p)
+		}
+	}
+
+	src := writeScript(t, "print('ok')\n")
+	run := submitBox(t, ws, src)
+	if st, out := waitRun(t, run); st != workspace.StateCompleted {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	tr, ok, err := run.Transfer(ctx)
+	if err != nil || !ok {
+		t.Fatalf("transfer: %v %v", ok, err)
+	}
+	if got := tr.String(); !strings.HasPrefix(got, "Sent the snapshot's 1 file (") || strings.Contains(got, "had") {
+		t.Errorf("first submit of a 1-file snapshot: %q", got)
+	}
+	run = submitBox(t, ws, src)
+	waitRun(t, run)
+	if tr, _, _ := run.Transfer(ctx); !strings.HasPrefix(tr.String(), "Sent none of the snapshot's 1 file (the machine had it)") {
+		t.Errorf("resubmit of the same snapshot: %q", tr.String())
+	}
+}

@@ -110,6 +110,24 @@ def test_compute_magics_attach_and_refuse(k, sshd, tmp_path):
     out = stdout_of(outputs)
     assert reply["content"]["status"] == "ok", outputs
     assert "Attached SSH compute target box" in out and "Python:  Python 3." in out, out
+    # Issue 10: an unconfigured Slurm on the machine is a note, not "sbatch: error: ..." text.
+    assert "error:" not in out, out
+    # Get-or-create: the same attach again finds the target; other settings are refused, naming them.
+    reply, outputs = k.run(f"%compute attach box --kind ssh {common} --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']}")
+    assert reply["content"]["status"] == "ok", outputs
+    assert "box is attached already, with these settings." in stdout_of(outputs), outputs
+    assert_error(k, f"%compute attach box --kind ssh {common} --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']} --connect-timeout 7",
+                 "already exists with other settings", "connect_timeout_seconds: unset there, 7 here")
+    # %submit over SSH says what it sent, and claims no rest the machine had when there was none.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "hi.py").write_text("print('hi from the box')\n")
+    reply, outputs = k.run("%submit --target box --source src hi.py", timeout=120)
+    out = stdout_of(outputs)
+    assert reply["content"]["status"] == "ok", outputs
+    assert re.search(r"Sent the snapshot's 1 file \(\d+ bytes\), \d+ bytes in all\.", out), out
+    assert "the machine had" not in out and "hi from the box" in out, out
+    reply, outputs = k.run("%submit --target box --source src hi.py", timeout=120)
+    assert "Sent none of the snapshot's 1 file (the machine had it)" in stdout_of(outputs), outputs
     # An unknown host key is refused, saying how to check it, and nothing is saved.
     empty = tmp_path / "empty_known_hosts"
     assert_error(k, f"%compute attach box2 --kind ssh {common} --known-hosts {empty}", "host key", "is not in", "SHA256:")

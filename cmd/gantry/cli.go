@@ -29,6 +29,7 @@ const computeUsage = `Usage:
       (--key FILE [--passphrase-env VAR] | --password-env VAR) [--known-hosts FILE]
       [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR]
       [--max-concurrent N] [--workspace DIR]
+  gantry compute status NAME [--workspace DIR]
   gantry compute delete NAME [--workspace DIR]
 
 Passwords and passphrases come from environment variables here; in a
@@ -48,6 +49,49 @@ the same key (after a crash, or a reply that never came) prints the run the
 first attempt started instead of starting another.
 --workspace defaults to $GANTRY_WORKSPACE, else ./.gantry.
 `
+
+// unknownVerb is the error for a word that is not one of verbs: it names
+// the word, the verbs there are, the nearest one if it looks like a typo,
+// and where the usage is.
+func unknownVerb(what, word, help string, verbs ...string) error {
+	guess := ""
+	if near := nearest(word, verbs); near != "" {
+		guess = fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return fmt.Errorf("%s %q is not one Gantry knows%s: use %s; %s shows the usage", what, word, guess, strings.Join(verbs, ", "), help)
+}
+
+// nearest returns the verb at most two edits from word, if there is one.
+func nearest(word string, verbs []string) string {
+	best, bestD := "", 3
+	for _, v := range verbs {
+		if d := editDistance(strings.ToLower(word), v); d < bestD {
+			best, bestD = v, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
 
 // usageError is a mistake in a command line: the usage follows it.
 func usageError(stderr io.Writer, usage, format string, a ...any) error {
@@ -95,7 +139,7 @@ func openWorkspace(ctx context.Context, dir string) (*sdk.Workspace, error) {
 
 func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError(stderr, computeUsage, "compute: missing subcommand (list, create or delete)")
+		return usageError(stderr, computeUsage, "compute: missing subcommand (list, create, attach, status or delete)")
 	}
 	switch args[0] {
 	case "list":
@@ -149,11 +193,26 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "deleted target %s\n", pos[0])
 		return nil
+	case "status":
+		fs, dir := newFlags("compute status", computeUsage, stderr)
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError(stderr, computeUsage, "compute status: want the target's NAME (gantry compute list shows them)")
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		return ws.DescribeCompute(ctx, stdout, pos[0])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, computeUsage)
 		return nil
 	default:
-		return usageError(stderr, computeUsage, "compute: unknown subcommand %q", args[0])
+		return unknownVerb("compute: subcommand", args[0], "gantry compute help", "list", "create", "attach", "status", "delete", "help")
 	}
 }
 
@@ -287,7 +346,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprint(stdout, runUsage)
 		return nil
 	default:
-		return usageError(stderr, runUsage, "run: unknown subcommand %q", sub)
+		return unknownVerb("run: subcommand", sub, "gantry run help", "submit", "list", "logs", "wait", "cancel", "help")
 	}
 }
 

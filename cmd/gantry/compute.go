@@ -42,14 +42,24 @@ func createCompute(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer ws.Close()
 	if kind == "cluster" {
+		_, lookup := ws.ComputeTarget(ctx, name)
 		if err := ws.CreateCompute(ctx, name, c); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created managed cluster %s in %s\n", name, ws.Dir())
+		verb := "created"
+		if lookup == nil {
+			verb = "found (same settings)"
+		}
+		fmt.Fprintf(stdout, "%s managed cluster %s in %s\n", verb, name, ws.Dir())
 		return nil
 	}
+	_, lookup := ws.ComputeTarget(ctx, name)
 	if err := ws.CreateLocalCompute(ctx, name, sdk.LocalCompute{MaxConcurrentRuns: *maxRuns}); err != nil {
 		return err
+	}
+	if lookup == nil {
+		fmt.Fprintf(stdout, "local target %s exists already in %s, with these settings\n", name, ws.Dir())
+		return nil
 	}
 	fmt.Fprintf(stdout, "created local target %s in %s\n", name, ws.Dir())
 	return nil
@@ -112,11 +122,16 @@ func attachSSH(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer ws.Close()
 	name := pos[1]
+	_, lookup := ws.ComputeTarget(ctx, name)
 	probe, err := ws.AttachSSHCompute(ctx, name, c)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "attached SSH target %s (%s@%s) in %s\n", name, c.User, c.Address, ws.Dir())
+	if lookup == nil {
+		fmt.Fprintf(stdout, "SSH target %s (%s@%s) is attached already in %s, with these settings\n", name, c.User, c.Address, ws.Dir())
+	} else {
+		fmt.Fprintf(stdout, "attached SSH target %s (%s@%s) in %s\n", name, c.User, c.Address, ws.Dir())
+	}
 	probe.Describe(stdout)
 	return nil
 }

@@ -5,7 +5,7 @@
 //	gantry executor          (started by the kernel; not for people)
 //	gantry agent --workspace DIR --run ID   (started by a submit; owns one run)
 //	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
-//	gantry compute list|create local NAME|delete NAME
+//	gantry compute list|create|attach|status|delete ...
 //	gantry run submit|list|logs|wait|cancel ...
 //	gantry version
 package main
@@ -36,7 +36,7 @@ const usage = `Gantry: a Go Jupyter kernel for training on compute targets.
 Usage:
   gantry install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name TEXT] [--uninstall]
   gantry kernel --connection-file FILE
-  gantry compute list | create local NAME | delete NAME   [--workspace DIR]
+  gantry compute list | create local|cluster NAME ... | attach ssh NAME ... | status NAME | delete NAME
   gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
   gantry version
@@ -74,7 +74,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "version", "help")
 	}
 }

@@ -128,6 +128,15 @@ func (a api) Reset(ctx context.Context) error {
 
 func (a api) Doc(name string) (string, bool) { return a.s.assist.Doc(name, scope{a.s}) }
 
+func (a api) InScope(name string) bool {
+	sc := scope{a.s}
+	if _, _, ok := sc.Decl(name); ok {
+		return true
+	}
+	_, ok := sc.Imports()[name]
+	return ok
+}
+
 func (a api) Display(b *frame.Bundle) {
 	publisher{a.s.e}.Publish(display.Bundle{Data: b.Data, Metadata: b.Metadata}, "", false)
 }
@@ -139,6 +148,8 @@ func (a api) DisplayID(id string, b *frame.Bundle, update bool) {
 func (a api) Page(text string) { a.s.page = append(a.s.page, text) }
 
 func (a api) GoPath() string { return a.s.e.cfg.GoPath }
+
+func (a api) AskExit() { a.s.askExit = true }
 
 func (a api) Ask(prompt string, password bool) (string, error) {
 	return a.s.e.readInput(a.ctx, prompt, password)

@@ -48,6 +48,7 @@ type session struct {
 	panics  lockedBuffer     // yaegi's unwinding lines for the running chunk
 	curExec int
 	page    []string
+	askExit bool // the cell asked the client to end the session (exit)
 }
 
 func newSession(e *Executor) (*session, error) {

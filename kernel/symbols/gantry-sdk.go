@@ -10,16 +10,23 @@ import (
 func init() {
 	Symbols["gantry/sdk/sdk"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"Best":          reflect.ValueOf(sdk.Best),
+		"ByName":        reflect.ValueOf(sdk.ByName),
 		"Compare":       reflect.ValueOf(sdk.Compare),
 		"DiffSnapshots": reflect.ValueOf(sdk.DiffSnapshots),
+		"ErrExists":     reflect.ValueOf(&sdk.ErrExists).Elem(),
+		"ErrNotFound":   reflect.ValueOf(&sdk.ErrNotFound).Elem(),
 		"ErrRunFailed":  reflect.ValueOf(&sdk.ErrRunFailed).Elem(),
-		"LowerIsBetter": reflect.ValueOf(sdk.LowerIsBetter),
+		"GoalFor":       reflect.ValueOf(sdk.GoalFor),
+		"Maximize":      reflect.ValueOf(sdk.Maximize),
+		"Minimize":      reflect.ValueOf(sdk.Minimize),
 		"OpenWorkspace": reflect.ValueOf(sdk.OpenWorkspace),
 		"Plot":          reflect.ValueOf(sdk.Plot),
 
 		// type definitions
 		"Experiment":       reflect.ValueOf((*sdk.Experiment)(nil)),
 		"Filter":           reflect.ValueOf((*sdk.Filter)(nil)),
+		"Goal":             reflect.ValueOf((*sdk.Goal)(nil)),
 		"LocalCompute":     reflect.ValueOf((*sdk.LocalCompute)(nil)),
 		"MachineInfo":      reflect.ValueOf((*sdk.MachineInfo)(nil)),
 		"ManagedCluster":   reflect.ValueOf((*sdk.ManagedCluster)(nil)),

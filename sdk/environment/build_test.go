@@ -227,7 +227,7 @@ func TestBuildFailure(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	wheelhouse := writeWheel(t)
-	bad := tinyEnv(wheelhouse, pyMinor, "gantry-no-such-package==1.0")
+	bad := tinyEnv(wheelhouse, pyMinor, "Gantry-Tiny==9.9") // the wheelhouse has 0.1.0
 	b := &Builder{CondaTools: noConda}
 
 	var log syncBuffer
@@ -240,7 +240,8 @@ func TestBuildFailure(t *testing.T) {
 	if be.LogPath != failedLog || be.Key != bad.Key() {
 		t.Errorf("BuildError = {Key %s, LogPath %s}, want {%s, %s}", be.Key, be.LogPath, bad.Key(), failedLog)
 	}
-	for _, want := range []string{"gantry-no-such-package", failedLog, "build again"} {
+	for _, want := range []string{"Gantry-Tiny==9.9", failedLog, "build again",
+		"hint: pip found no distribution of Gantry-Tiny==9.9", "--find-links " + wheelhouse + ", which holds gantry_tiny-0.1.0-py3-none-any.whl"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}

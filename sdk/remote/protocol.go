@@ -113,8 +113,11 @@ type Probe struct {
 	DockerNote string   `msgpack:"docker_note,omitempty"`
 	GPUs       []string `msgpack:"gpus"`                 // nvidia-smi -L lines
 	FreeDiskMB int64    `msgpack:"free_disk_mb"`         // where the remote root is
-	Slurm      string   `msgpack:"slurm,omitempty"`      // sbatch --version, on a login node
+	Slurm      string   `msgpack:"slurm,omitempty"`      // sbatch --version ("slurm 22.05.8"), on a login node
 	Partitions []string `msgpack:"partitions,omitempty"` // sinfo: "NAME AVAIL NODES STATE" lines
+	// SlurmNote says why Slurm and Partitions are empty on a machine that
+	// has sbatch: it is not configured there, or sinfo failed.
+	SlurmNote string `msgpack:"slurm_note,omitempty"`
 }
 
 // Describe writes what the probe found, a line per subject, each
@@ -136,8 +139,13 @@ func (p *Probe) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  GPUs:    %s\n", gpus)
 	fmt.Fprintf(w, "  Disk:    %d MiB free under the remote root\n", p.FreeDiskMB)
-	if p.Slurm != "" {
+	switch {
+	case p.Slurm != "" && p.SlurmNote != "":
+		fmt.Fprintf(w, "  Slurm:   %s (%s)\n", p.Slurm, p.SlurmNote)
+	case p.Slurm != "":
 		fmt.Fprintf(w, "  Slurm:   %s; partitions (name, avail, nodes, state): %s\n", p.Slurm, strings.Join(p.Partitions, "; "))
+	case p.SlurmNote != "":
+		fmt.Fprintf(w, "  Slurm:   none usable (%s)\n", p.SlurmNote)
 	}
 }
 

@@ -46,6 +46,26 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	return c, nil
 }
 
+// Summary says in a line what the cluster is made of: "0 to 3 nodes of
+// STANDARD_D2_V2 (2 CPUs, 7168 MB), dedicated, scale-down after 120 s
+// idle, Slurm instance DIR".
+func (c Config) Summary() string {
+	if c.NodesOf != "" {
+		return fmt.Sprintf("%s, on the nodes of %s", c.VMPriority, c.NodesOf)
+	}
+	idle := c.IdleSecondsBeforeScaledown
+	if idle == 0 {
+		idle = DefaultIdleSeconds
+	}
+	sz := c.VMSize
+	what := fmt.Sprintf("%d CPUs, %d MB", sz.CPUs, sz.MemoryMB)
+	if sz.GPUs > 0 {
+		what += fmt.Sprintf(", %d GPUs", sz.GPUs)
+	}
+	return fmt.Sprintf("%d to %d nodes of %s (%s), %s, scale-down after %d s idle, Slurm instance %s",
+		c.MinNodes, c.MaxNodes, sz.Name, what, c.VMPriority, idle, c.SlurmDir)
+}
+
 // Check reports the first thing wrong with c, in words that say what to
 // do.
 func (c *Config) Check() error {

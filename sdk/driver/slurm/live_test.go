@@ -378,9 +378,14 @@ func TestCreateErrors(t *testing.T) {
 		t.Errorf("a refused cluster was kept: %v", err)
 	}
 	cluster(t, ws, ctx, "clash", sdk.ManagedCluster{MaxNodes: 1})
-	err := ws.CreateCompute(ctx, "CLASH", sdk.ManagedCluster{VMSize: "STANDARD_D1_V2", MaxNodes: 1, SlurmDir: slurmDir})
-	if !errors.Is(err, workspace.ErrExists) {
-		t.Errorf("same name in the workspace: %v", err)
+	// Get-or-create: the same settings again (the Slurm instance taken
+	// from the cluster) are fine; others are refused, saying which.
+	if err := ws.CreateCompute(ctx, "CLASH", sdk.ManagedCluster{VMSize: "STANDARD_D1_V2", MaxNodes: 1}); err != nil {
+		t.Errorf("same name and settings: %v, want nil", err)
+	}
+	err := ws.CreateCompute(ctx, "clash", sdk.ManagedCluster{VMSize: "STANDARD_D1_V2", MaxNodes: 2, SlurmDir: slurmDir})
+	if !errors.Is(err, sdk.ErrExists) || !strings.Contains(err.Error(), "max_nodes: 1 there, 2 here") {
+		t.Errorf("same name, other settings: %v", err)
 	}
 	// Another workspace on the same Slurm: the cluster's nodes are taken.
 	other, err := sdk.OpenWorkspace(ctx, t.TempDir())
