@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -759,5 +760,54 @@ func TestSSHAttachIsGetOrCreate(t *testing.T) {
 	waitRun(t, run)
 	if tr, _, _ := run.Transfer(ctx); !strings.HasPrefix(tr.String(), "Sent none of the snapshot's 1 file (the machine had it)") {
 		t.Errorf("resubmit of the same snapshot: %q", tr.String())
+	}
+}
+
+// An agent binary left incomplete on the machine (by a copy cut short
+// under an older Gantry) is found out, removed and installed again, and
+// the submit goes through.
+func TestSSHIncompleteAgentIsInstalledAgain(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	t1, err := ws.ComputeTarget(context.Background(), "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c SSHCompute
+	if err := json.Unmarshal(t1.Config, &c); err != nil {
+		t.Fatal(err)
+	}
+	bins, _ := filepath.Glob(filepath.Join(c.RemoteRoot, "bin", "gantry-*"))
+	if len(bins) != 1 {
+		t.Fatalf("agent binaries on the machine: %v", bins)
+	}
+	// Replace it with its first 4 KiB (it is running: truncating it in
+	// place is refused).
+	head := make([]byte, 4096)
+	f, err := os.Open(bins[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(f, head)
+	f.Close()
+	if err := os.WriteFile(bins[0]+".cut", head, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bins[0]+".cut", bins[0]); err != nil {
+		t.Fatal(err)
+	}
+	ws.Close()
+	ws2, err := OpenWorkspace(context.Background(), ws.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	ws2.exe = ws.exe
+	run := submitBox(t, ws2, writeScript(t, "print('after the repair')\n"))
+	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "after the repair") {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	if fi, err := os.Stat(bins[0]); err != nil || fi.Size() <= 4096 {
+		t.Fatalf("the agent binary was not installed again: %v %v", fi, err)
 	}
 }
