@@ -94,7 +94,7 @@ func (s *sdkMagics) magics() []*Magic {
 				"delete NAME removes a target (a cluster's runs are canceled and its nodes released; runs that used " +
 				"it keep its name); detach NAME forgets it without touching the machine."},
 		{Name: "submit", Line: true,
-			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--no-wait] SCRIPT [--] [ARGS...]",
+			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--gpus N] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
 			Doc: "Submits SCRIPT as a run. The script's directory is snapshotted and sent to the target (with " +
 				"--source DIR, DIR is, and SCRIPT is a path inside it). Words after SCRIPT (after an optional --) " +
@@ -105,7 +105,9 @@ func (s *sdkMagics) magics() []*Magic {
 				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
 				"%run wait ID follows it again, %run cancel ID stops it. --submit-key KEY names the submit: run " +
 				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
-				"attempt started instead of starting another."},
+				"attempt started instead of starting another. --gpus N asks for N GPUs: on this machine and SSH " +
+				"machines the run gets devices of its own (CUDA_VISIBLE_DEVICES) and waits in Queued while they " +
+				"are busy; on a managed cluster Slurm gives them (--gres=gpu:N)."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
 			Doc: "Lists runs, newest first, in a table: ID, experiment, state, creation time, duration and exit " +
 				"code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},

@@ -19,6 +19,7 @@ import (
 	"gantry/sdk/driver/slurm"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
+	"gantry/sdk/gpu"
 	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
@@ -168,6 +169,12 @@ type RunConfiguration struct {
 	EnvVars     map[string]string
 	MaxDuration time.Duration // 0: no limit
 	NodeCount   int           // for clusters; 1 on the local target
+	// GPUCount is how many GPUs the run asks for (per node). On the
+	// local and SSH targets the run's agent leases that many devices of
+	// the machine (CUDA_VISIBLE_DEVICES), holding the run in Queued while
+	// they are busy; on a managed cluster the job asks Slurm for them
+	// (--gres=gpu:N). A run that asks for none sees no GPU.
+	GPUCount int
 }
 
 // ScriptRunConfig is what to run: the seed's ScriptRunConfig.
@@ -245,7 +252,10 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	}
 	job := agent.Job{Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
 		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
-		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns}
+		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns, GPUCount: src.RunConfig.GPUCount}
+	if err := ws.checkGPUs(ctx, t, src.RunConfig.GPUCount); err != nil {
+		return nil, fmt.Errorf("submit to %q: %w", target, err)
+	}
 	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
 		EnvKey: env.Key(), SubmitKey: src.SubmitKey}
 	for {
@@ -259,7 +269,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 			}
 			spec.Supersedes = supersedes
 		}
-		run, err := ws.handOver(ctx, spec, job, drv, t, src.RunConfig.NodeCount, m)
+		run, err := ws.handOver(ctx, spec, job, drv, t, src.RunConfig, m)
 		var bound *workspace.KeyBoundError
 		if errors.As(err, &bound) {
 			continue // another submit with the key got there first: look again
@@ -274,7 +284,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 // run is failed and never started, by its agent or by whoever looks at it
 // next (reconcile.go), since the caller never received its ID.
 func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job agent.Job, drv driver.Driver,
-	t workspace.Target, nodes int, m *snapshot.Manifest) (*Run, error) {
+	t workspace.Target, rc RunConfiguration, m *snapshot.Manifest) (*Run, error) {
 	spec.ID = uuid.NewString()
 	dir, err := ws.w.RunDir(spec.ID)
 	if err != nil {
@@ -303,7 +313,8 @@ func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job a
 	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+t.Name); err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
-	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config, NodeCount: nodes})
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config,
+		NodeCount: rc.NodeCount, GPUCount: rc.GPUCount})
 	if err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
@@ -371,6 +382,34 @@ func (ws *Workspace) runForKey(ctx context.Context, key string) (held *Run, supe
 		}
 		return nil, d.ID, nil
 	}
+}
+
+// checkGPUs refuses, before anything is recorded, a request for more GPUs
+// than the target can ever give: the local machine's devices, or a
+// managed cluster's nodes. An SSH machine is asked by the run's agent.
+func (ws *Workspace) checkGPUs(ctx context.Context, t workspace.Target, n int) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("GPUCount is %d: ask for 0 or more GPUs", n)
+	case n == 0:
+		return nil
+	case t.Kind == workspace.KindLocal:
+		devs, err := gpu.Detect(ctx)
+		if err != nil {
+			return fmt.Errorf("the run asks for %d GPUs: %w", n, err)
+		}
+		if n > len(devs) {
+			return fmt.Errorf("the run asks for %d GPUs, and this machine has %d (nvidia-smi lists them): ask for at most %d, or submit to a target with GPUs",
+				n, len(devs), len(devs))
+		}
+	case t.Kind == workspace.KindSlurm:
+		cfg, err := slurm.ParseConfig(t.Config)
+		if err != nil {
+			return err
+		}
+		return cfg.CheckGPUs(n, nil)
+	}
+	return nil
 }
 
 // check validates a ScriptRunConfig before anything is recorded.

@@ -37,7 +37,7 @@ notebook, the compute attach magic can also prompt for them.
 `
 
 const runUsage = `Usage:
-  gantry run submit --target T [--experiment E] [--submit-key KEY] [--workspace DIR] SCRIPT [-- ARGS...]
+  gantry run submit --target T [--experiment E] [--submit-key KEY] [--gpus N] [--workspace DIR] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] [--state S] [--workspace DIR]
   gantry run logs ID [--follow] [--workspace DIR]
   gantry run wait ID [--workspace DIR]
@@ -230,6 +230,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		target := fs.String("target", "", "the compute target to run on (required)")
 		exp := fs.String("experiment", "default", "the experiment the run belongs to")
 		key := fs.String("submit-key", "", "a name for this submit, unique in the workspace: retried with the same key, the submit returns the run it started")
+		gpus := fs.Int("gpus", 0, "GPUs the run asks for (devices of its own; Slurm's --gres=gpu:N on a managed cluster)")
 		pos, rest, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
@@ -251,7 +252,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		script := pos[0]
 		r, err := ws.Experiment(*exp).Submit(ctx, sdk.ScriptRunConfig{
 			SourceDirectory: filepath.Dir(script), Script: filepath.Base(script), Arguments: rest,
-			RunConfig: sdk.RunConfiguration{Target: *target}, SubmitKey: *key,
+			RunConfig: sdk.RunConfiguration{Target: *target, GPUCount: *gpus}, SubmitKey: *key,
 		})
 		if err != nil {
 			return err

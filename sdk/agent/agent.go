@@ -43,6 +43,10 @@ type Job struct {
 
 	Target            string `json:"target"`
 	MaxConcurrentRuns int    `json:"max_concurrent_runs,omitempty"` // of the target; 0: no cap
+	// GPUCount is how many GPUs the run asks for: the agent leases that
+	// many devices of the machine for it (gpus.go); 0: none, and a run
+	// on a machine with GPUs sees none of them.
+	GPUCount int `json:"gpu_count,omitempty"`
 }
 
 // Files and directories inside a run's directory.
