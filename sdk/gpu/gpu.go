@@ -87,6 +87,24 @@ func stderrOf(err error) string {
 // units ("81559 MiB").
 func ParseQuery(out string) ([]Device, error) {
 	var devs []Device
+	err := eachRecord(out, 5, func(f []string) error {
+		idx, err := strconv.Atoi(f[0])
+		if err != nil {
+			return fmt.Errorf("nvidia-smi: GPU index %q: %w", f[0], err)
+		}
+		mem, err := strconv.Atoi(strings.TrimSuffix(f[3], " MiB"))
+		if err != nil {
+			return fmt.Errorf("nvidia-smi: memory %q of GPU %d: %w", f[3], idx, err)
+		}
+		devs = append(devs, Device{Index: idx, UUID: f[1], Name: f[2], MemoryMiB: mem, Driver: f[4]})
+		return nil
+	})
+	return devs, err
+}
+
+// eachRecord calls fn with the fields of each record of nvidia-smi's CSV
+// answer out (its header line, if any, skipped), which must have n.
+func eachRecord(out string, n int, fn func(fields []string) error) error {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -94,20 +112,14 @@ func ParseQuery(out string) ([]Device, error) {
 			continue
 		}
 		f := splitCSV(line)
-		if len(f) != 5 {
-			return nil, fmt.Errorf("nvidia-smi: a line with %d fields, not the 5 asked for (%s): %q", len(f), queryFields, line)
+		if len(f) != n {
+			return fmt.Errorf("nvidia-smi: a line with %d fields, not the %d asked for: %q", len(f), n, line)
 		}
-		idx, err := strconv.Atoi(f[0])
-		if err != nil {
-			return nil, fmt.Errorf("nvidia-smi: GPU index %q: %w", f[0], err)
+		if err := fn(f); err != nil {
+			return err
 		}
-		mem, err := strconv.Atoi(strings.TrimSuffix(f[3], " MiB"))
-		if err != nil {
-			return nil, fmt.Errorf("nvidia-smi: memory %q of GPU %d: %w", f[3], idx, err)
-		}
-		devs = append(devs, Device{Index: idx, UUID: f[1], Name: f[2], MemoryMiB: mem, Driver: f[4]})
 	}
-	return devs, sc.Err()
+	return sc.Err()
 }
 
 // splitCSV splits a line of nvidia-smi's CSV, whose fields hold no commas
@@ -159,29 +171,21 @@ func Sample(ctx context.Context, indices []int) ([]Usage, error) {
 // utilization.gpu,memory.used in CSV.
 func ParseUsage(out string) ([]Usage, error) {
 	var us []Usage
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "index,") {
-			continue
-		}
-		f := splitCSV(line)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("nvidia-smi: a usage line with %d fields: %q", len(f), line)
-		}
+	err := eachRecord(out, 3, func(f []string) error {
 		idx, err := strconv.Atoi(f[0])
 		if err != nil {
-			return nil, fmt.Errorf("nvidia-smi: GPU index %q: %w", f[0], err)
+			return fmt.Errorf("nvidia-smi: GPU index %q: %w", f[0], err)
 		}
 		util, err := strconv.ParseFloat(strings.TrimSuffix(f[1], " %"), 64)
 		if err != nil {
-			return nil, fmt.Errorf("nvidia-smi: utilization %q of GPU %d: %w", f[1], idx, err)
+			return fmt.Errorf("nvidia-smi: utilization %q of GPU %d: %w", f[1], idx, err)
 		}
 		mem, err := strconv.ParseFloat(strings.TrimSuffix(f[2], " MiB"), 64)
 		if err != nil {
-			return nil, fmt.Errorf("nvidia-smi: memory used %q of GPU %d: %w", f[2], idx, err)
+			return fmt.Errorf("nvidia-smi: memory used %q of GPU %d: %w", f[2], idx, err)
 		}
 		us = append(us, Usage{Index: idx, UtilPercent: util, MemoryUsedMiB: mem})
-	}
-	return us, sc.Err()
+		return nil
+	})
+	return us, err
 }
