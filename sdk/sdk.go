@@ -17,6 +17,7 @@ import (
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
 	"gantry/sdk/driver/slurm"
+	"gantry/sdk/driver/spark"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
 	"gantry/sdk/runlock"
@@ -112,6 +113,9 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 		}
 		return &local.Driver{Exe: exe}, nil
 	}
+	if kind == spark.Kind { // spark_compute.go
+		return ws.sparkDriver()
+	}
 	if kind == slurm.Kind { // managed clusters: cluster.go
 		exe, err := ws.gantry()
 		if err != nil {
@@ -183,6 +187,8 @@ type ScriptRunConfig struct {
 	// run the first attempt started instead of starting another. Keys are
 	// unique in the workspace; a UUID or "notebook/cell/attempt" will do.
 	SubmitKey string
+
+	prepared // a pipeline step's parts, already in the workspace (child.go)
 }
 
 // Experiment groups runs under a name.
@@ -239,7 +245,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		// The workspace beside the notebook is not part of the code.
 		opts.Exclude = append(append([]string(nil), opts.Exclude...), "/"+filepath.ToSlash(rel)+"/")
 	}
-	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, opts)
+	m, err := src.snapshot(ctx, store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
@@ -247,7 +253,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
 		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns}
 	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
-		EnvKey: env.Key(), SubmitKey: src.SubmitKey}
+		EnvKey: env.Key(), SubmitKey: src.SubmitKey, Properties: src.properties}
 	for {
 		if spec.SubmitKey != "" {
 			held, supersedes, err := ws.runForKey(ctx, spec.SubmitKey)
@@ -375,6 +381,9 @@ func (ws *Workspace) runForKey(ctx context.Context, key string) (held *Run, supe
 
 // check validates a ScriptRunConfig before anything is recorded.
 func (src *ScriptRunConfig) check() error {
+	if src.snapshotID != "" {
+		return nil // checked when the pipeline was submitted
+	}
 	if src.SourceDirectory == "" {
 		src.SourceDirectory = "."
 	}
