@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,11 +79,21 @@ func RunSubmit(ctx context.Context, args []string, stdout io.Writer) (int, error
 		return 1, fmt.Errorf("spark submit: %w", err)
 	}
 	defer mem.Close()
-	argv := append([]string{"--master", *master, "--deploy-mode", "client", "--name", *name,
-		"--properties-file", "/dev/fd/3"}, rest...)
+	argv := []string{"--master", *master, "--deploy-mode", "client", "--name", *name, "--properties-file", "/dev/fd/3"}
+	if c := os.Getenv("GANTRY_SPARK_MAIN_CLASS"); c != "" {
+		argv = append(argv, "--class", c)
+	}
+	argv = append(argv, rest...)
 	cmd := exec.CommandContext(ctx, bin, argv...)
 	cmd.ExtraFiles = []*os.File{mem}
 	cmd.Env = os.Environ()
+	if os.Getenv("SPARK_HOME") == "" {
+		// pip's spark-submit finds its Spark with the python on PATH;
+		// point it at the pyspark of its own venv instead.
+		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), "..", "lib", "python3*", "site-packages", "pyspark", "bin", "spark-class")); len(m) > 0 {
+			cmd.Env = append(cmd.Env, "SPARK_HOME="+filepath.Clean(filepath.Join(filepath.Dir(m[0]), "..")))
+		}
+	}
 	if h := javaHome(); h != "" && os.Getenv("JAVA_HOME") == "" {
 		cmd.Env = append(cmd.Env, "JAVA_HOME="+h)
 	}
