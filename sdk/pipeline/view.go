@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -119,6 +118,9 @@ type WaitOptions struct {
 	Output       io.Writer // each step's output, line by line, labelled [STEP]; nil for none
 	RaiseOnError bool      // return an error when the pipeline did not complete
 	Poll         time.Duration
+	// Drop holds strings whose lines are not shown: " INFO " and " WARN "
+	// keep Spark's log out of the way.
+	Drop []string
 }
 
 // WaitForCompletion waits until the pipeline run ends, writing each
@@ -141,7 +143,7 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 				if s.RunID != "" {
 					l := logs[s.RunID]
 					if l == nil {
-						l = &stepLog{label: s.Name}
+						l = &stepLog{label: s.Name, drop: o.Drop}
 						logs[s.RunID] = l
 					}
 					l.copy(r.ws, s.RunID, o.Output, st.Final() || workspace.State(s.State).Final())
@@ -200,6 +202,7 @@ func shortID(id string) string {
 // stepLog copies one step's output log, whole lines labelled.
 type stepLog struct {
 	label  string
+	drop   []string
 	offset int64
 	part   []byte
 }
@@ -221,13 +224,11 @@ func (l *stepLog) copy(ws *sdk.Workspace, runID string, w io.Writer, last bool) 
 	n, _ := io.Copy(&buf, f)
 	l.offset += n
 	data := append(l.part, buf.Bytes()...)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	end := bytes.LastIndexByte(data, '\n')
 	complete := data[:end+1]
 	l.part = append([]byte(nil), data[end+1:]...)
 	for _, line := range strings.SplitAfter(string(complete), "\n") {
-		if line != "" {
+		if line != "" && !dropped(line, l.drop) {
 			fmt.Fprintf(w, "[%s] %s", l.label, line)
 		}
 	}
@@ -235,6 +236,15 @@ func (l *stepLog) copy(ws *sdk.Workspace, runID string, w io.Writer, last bool) 
 		fmt.Fprintf(w, "[%s] %s\n", l.label, l.part)
 		l.part = nil
 	}
+}
+
+func dropped(line string, drop []string) bool {
+	for _, d := range drop {
+		if strings.Contains(line, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // Graph is a picture of a pipeline run's steps, coloured by state: a
