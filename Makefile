@@ -35,8 +35,12 @@ demo-remote: setup
 demo-cluster: setup
 	scripts/demo_cluster.sh $(BUILD)/notebooks
 
+# One Spark standalone cluster (scripts/spark.sh) serves every package's
+# tests ($GANTRY_SPARK_DIR) and is stopped at the end.
 test: setup
-	$(MAKE) --no-print-directory -k go-test py-test
+	@scripts/spark.sh start $(BUILD)/spark
+	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test; \
+		rc=$$?; scripts/spark.sh stop $(BUILD)/spark; exit $$rc
 
 # The Slurm tests run agents with the binary setup built (else they build one).
 go-test:
