@@ -31,7 +31,7 @@ type sdkMagics struct {
 }
 
 // registerSDK registers %workspace, %compute, %submit, %runs, %run,
-// %metrics and %model in r.
+// %metrics, %pipeline and %model in r.
 func registerSDK(r *Registry, secrets *sdk.Secrets) error {
 	s := &sdkMagics{secrets: secrets}
 	for _, m := range s.magics() {
@@ -123,6 +123,22 @@ func (s *sdkMagics) magics() []*Magic {
 				"sdk.Compare(ctx, runs, \"mse\", sdk.Minimize) shows the same with the best run highlighted and " +
 				"series summarised, and run.Metrics(ctx) returns every value (Scalars, Series). Go's own " +
 				"runtime/metrics package is ?runtime/metrics."},
+		{Name: "pipeline", Line: true,
+			Usage: "%pipeline submit FILE [--experiment E] [--no-wait] | list | show ID | wait ID | resubmit ID [--no-wait] | cancel ID",
+			Forms: []string{"%pipeline submit FILE [--experiment E] [--no-wait]", "%pipeline list [--experiment E]",
+				"%pipeline show ID", "%pipeline wait ID", "%pipeline resubmit ID [--no-wait]", "%pipeline cancel ID"},
+			Run: s.pipelineMagic,
+			Doc: "Runs pipelines: graphs of steps (scripts on any target, PySpark scripts or jars and Spark SQL " +
+				"scripts on Spark targets) that pass data by name. FILE is a pipeline in YAML or JSON (the README's " +
+				"Pipelines section shows one). submit checks the graph (cycles and missing inputs are refused before " +
+				"anything runs), keeps every step's code and every input by content, and starts the pipeline's " +
+				"controller, which goes on if the kernel restarts; the cell shows each step's output labelled " +
+				"[STEP] and then the graph, steps coloured by state, reused ones dashed. A step whose code, " +
+				"environment, arguments, settings and input content match a completed step's is reused, not run " +
+				"again. resubmit ID runs the pipeline again as it was submitted: completed steps are reused, the " +
+				"failed ones and their descendants run. list shows pipeline runs; show ID draws one's graph; wait ID " +
+				"follows it; cancel ID stops it and its steps. In Go: pipeline.Submit(ctx, ws, exp, p) with " +
+				"gantry/sdk/pipeline."},
 		{Name: "model", Line: true, Usage: "%model list [NAME] | register RUN_ID NAME PATH_IN_OUTPUTS", Run: s.model,
 			Forms: []string{"%model list [NAME]", "%model register RUN_ID NAME PATH_IN_OUTPUTS"},
 			Doc: "list shows the registered models (every version, or those of NAME). register records the file " +

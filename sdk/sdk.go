@@ -17,6 +17,7 @@ import (
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
 	"gantry/sdk/driver/slurm"
+	"gantry/sdk/driver/spark"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
 	"gantry/sdk/gpu"
@@ -113,6 +114,9 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 		}
 		return &local.Driver{Exe: exe}, nil
 	}
+	if kind == spark.Kind { // spark_compute.go
+		return ws.sparkDriver()
+	}
 	if kind == slurm.Kind { // managed clusters: cluster.go
 		exe, err := ws.gantry()
 		if err != nil {
@@ -190,6 +194,8 @@ type ScriptRunConfig struct {
 	// run the first attempt started instead of starting another. Keys are
 	// unique in the workspace; a UUID or "notebook/cell/attempt" will do.
 	SubmitKey string
+
+	prepared // a pipeline step's parts, already in the workspace (child.go)
 }
 
 // Experiment groups runs under a name.
@@ -246,7 +252,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		// The workspace beside the notebook is not part of the code.
 		opts.Exclude = append(append([]string(nil), opts.Exclude...), "/"+filepath.ToSlash(rel)+"/")
 	}
-	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, opts)
+	m, err := src.snapshot(ctx, store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
@@ -257,7 +263,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		return nil, fmt.Errorf("submit to %q: %w", target, err)
 	}
 	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
-		EnvKey: env.Key(), SubmitKey: src.SubmitKey}
+		EnvKey: env.Key(), SubmitKey: src.SubmitKey, Properties: src.properties}
 	for {
 		if spec.SubmitKey != "" {
 			held, supersedes, err := ws.runForKey(ctx, spec.SubmitKey)
@@ -414,6 +420,9 @@ func (ws *Workspace) checkGPUs(ctx context.Context, t workspace.Target, n int) e
 
 // check validates a ScriptRunConfig before anything is recorded.
 func (src *ScriptRunConfig) check() error {
+	if src.snapshotID != "" {
+		return nil // checked when the pipeline was submitted
+	}
 	if src.SourceDirectory == "" {
 		src.SourceDirectory = "."
 	}

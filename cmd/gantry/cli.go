@@ -29,6 +29,8 @@ const computeUsage = `Usage:
       (--key FILE [--passphrase-env VAR] | --password-env VAR) [--known-hosts FILE]
       [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR]
       [--max-concurrent N] [--workspace DIR]
+  gantry compute attach spark NAME --master spark://HOST:PORT (--secret-env VAR | --no-auth)
+      [--spark-submit PATH] [--max-concurrent N] [--workspace DIR]
   gantry compute status NAME [--workspace DIR]
   gantry compute delete NAME [--workspace DIR]
 

@@ -292,9 +292,12 @@ func (a *agent) prepare(ctx context.Context) (string, error) {
 func (a *agent) execute(ctx context.Context, python string) error {
 	id := a.job.RunID
 	argv := a.job.Command
-	if a.job.Script != "" {
+	switch {
+	case a.job.Script != "" && len(a.job.Launcher) > 0:
+		argv = append(append(append([]string{}, a.job.Launcher...), a.job.Script), a.job.Arguments...)
+	case a.job.Script != "":
 		argv = append([]string{python, "-u", a.job.Script}, a.job.Arguments...)
-	} else {
+	default:
 		argv = append(append([]string{}, argv...), a.job.Arguments...)
 	}
 	out, err := os.OpenFile(filepath.Join(a.dir, OutputLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -306,6 +309,9 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	reserve(out, outputReserve)
 	defer unreserve(out)
 	env := a.scriptEnv()
+	if len(a.job.Launcher) > 0 && python != "" {
+		env = append(env, "GANTRY_PYTHON="+python, "PYSPARK_PYTHON="+python, "PYSPARK_DRIVER_PYTHON="+python)
+	}
 	docker := a.job.Environment.Docker.Enabled
 	if docker {
 		argv = a.dockerArgv(argv, env)
