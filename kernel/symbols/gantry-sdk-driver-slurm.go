@@ -26,6 +26,7 @@ func init() {
 		"ErrNotInstalled":    reflect.ValueOf(&slurm.ErrNotInstalled).Elem(),
 		"ErrPoolExists":      reflect.ValueOf(&slurm.ErrPoolExists).Elem(),
 		"GenerateConf":       reflect.ValueOf(slurm.GenerateConf),
+		"GenerateGres":       reflect.ValueOf(slurm.GenerateGres),
 		"Idle":               reflect.ValueOf(slurm.Idle),
 		"Installed":          reflect.ValueOf(slurm.Installed),
 		"JobName":            reflect.ValueOf(slurm.JobName),
