@@ -162,10 +162,10 @@ func (u *Unjudged) Error() string { return "the cell was not type-checked: " + u
 type Session struct {
 	fset    *token.FileSet
 	imp     *importer.Importer
-	decls   map[string]*decl    // by name; methods as "T.M"
-	methods map[string][]string // receiver base type -> method keys
-	imports map[string]string   // import name -> path, imported by cells
-	dots    []string            // paths dot-imported by cells
+	decls   map[string]*decl       // by name; methods as "T.M"
+	methods map[string][]string    // receiver base type -> method keys
+	imports map[string]string      // import name -> path, imported by cells
+	dots    []string               // paths dot-imported by cells
 	srcs    map[*token.File]string // the source of every cell file parsed
 }
 

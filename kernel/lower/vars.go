@@ -177,4 +177,3 @@ func (r *rewriter) hoistedDefine(as *ast.AssignStmt) bool {
 	}
 	return false
 }
-

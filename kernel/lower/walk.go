@@ -11,11 +11,11 @@ import (
 // A fnCtx is the function a statement belongs to: a func declaration or
 // literal, or the top level of the cell.
 type fnCtx struct {
-	top     bool            // the top level of the cell
+	top     bool             // the top level of the cell
 	sig     *types.Signature // nil at the top level
-	outer   *loopCtx        // the outermost range-over-func loop of the function being lowered
-	holders []string        // variables for results of returns inside range-over-func bodies
-	deferTo string          // the list deferred calls go to; "" for plain defer
+	outer   *loopCtx         // the outermost range-over-func loop of the function being lowered
+	holders []string         // variables for results of returns inside range-over-func bodies
+	deferTo string           // the list deferred calls go to; "" for plain defer
 }
 
 // A loopCtx is a range-over-func loop whose body is being lowered.
