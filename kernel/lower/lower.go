@@ -58,6 +58,14 @@ type Part struct {
 	spans []span
 }
 
+// Orig returns the part's source before lowering.
+func (p *Part) Orig() string {
+	if p.spans == nil {
+		return p.Src
+	}
+	return p.orig
+}
+
 // Pos maps a 1-based line and column in p.Src to the same place in the
 // part's source before lowering.
 func (p *Part) Pos(line, col int) (int, int) {
