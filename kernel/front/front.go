@@ -503,8 +503,7 @@ func (s *Session) judge(ch *Checked, errs []types.Error) error {
 				return &Unjudged{Reason: te.Msg}
 			}
 			e.Import = true
-			e.Msg = fmt.Sprintf("import %q: not a standard library or Gantry package, and not fetched: "+
-				"run %%require MODULE@VERSION first (for example %%require github.com/google/uuid@v1.6.0)", path)
+			e.Msg = missingImport(path)
 		}
 		if gap(te.Msg) {
 			ch.Typed = false
@@ -517,6 +516,25 @@ func (s *Session) judge(ch *Checked, errs []types.Error) error {
 		return &Refusal{Errors: refuse}
 	}
 	return nil
+}
+
+// missingImport says why the interpreter cannot import path and what to
+// do instead.
+func missingImport(path string) string {
+	if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+		return fmt.Sprintf("import %q: not a standard library or Gantry package, and not fetched: "+
+			"run %%require MODULE@VERSION first (for example %%require github.com/google/uuid@v1.6.0)", path)
+	}
+	instead := map[string]string{
+		"unsafe":       "for unsafe.Sizeof use reflect.TypeOf(x).Size(); to convert the bits of a value use math.Float64bits, math.Float64frombits or encoding/binary",
+		"iter":         "write the func types themselves: func(yield func(V) bool) for iter.Seq[V], func(yield func(K, V) bool) for iter.Seq2[K, V]",
+		"math/rand/v2": `use "math/rand"`,
+		"C":            "cgo needs a compiler: call the C code through a Go module fetched with %require, or a program run with !cmd",
+	}[path]
+	if instead == "" {
+		instead = "it is newer than the interpreter's standard library (Go 1.22's); use an older package or run the code as a program with !go run"
+	}
+	return fmt.Sprintf("import %q: the interpreter has no package %s; %s", path, path, instead)
 }
 
 // gap reports whether a type error may come from what reflection cannot

@@ -310,7 +310,15 @@ func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
 		return true
 	})
 	open := fmt.Sprintf("{ var %s int; ", loop.next)
-	loop.open = r.replace(n.For, n.X.Pos(), open+"(")
+	// The interpreter cannot call a parenthesized func name, (f)(...), so
+	// parentheses only where the syntax needs them.
+	lp, rp := "", ""
+	switch ast.Unparen(n.X).(type) {
+	case *ast.Ident, *ast.SelectorExpr, *ast.CallExpr, *ast.IndexExpr, *ast.IndexListExpr, *ast.FuncLit, *ast.TypeAssertExpr:
+	default:
+		lp, rp = "(", ")"
+	}
+	loop.open = r.replace(n.For, n.X.Pos(), open+lp)
 	if c.fn.outer == nil {
 		c.fn.outer = loop
 	}
@@ -318,7 +326,7 @@ func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
 	if len(assign) > 0 {
 		prefix += strings.Join(assign, "; ") + "; "
 	}
-	r.replace(n.X.End(), n.Body.Lbrace+1, fmt.Sprintf(")(func(%s) bool { %s", strings.Join(names, ", "), prefix))
+	r.replace(n.X.End(), n.Body.Lbrace+1, fmt.Sprintf("%s(func(%s) bool { %s", rp, strings.Join(names, ", "), prefix))
 	if c.labeled != nil {
 		// The label would name a block nothing refers to any more.
 		r.replace(c.labeled.Label.Pos(), c.labeled.Colon+1, "")
@@ -338,7 +346,7 @@ func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
 			t, _ := r.spell(c.fn.sig.Results().At(i).Type(), true)
 			decl = append(decl, fmt.Sprintf("var %s %s; ", h, t))
 		}
-		loop.open.text = open + strings.Join(decl, "") + "("
+		loop.open.text = open + strings.Join(decl, "") + lp
 	}
 	if c.fn.outer == loop {
 		c.fn.outer = nil
