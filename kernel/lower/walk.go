@@ -336,7 +336,7 @@ func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
 	loop.depth = len(inner.targets) - 1
 	inner.loop = loop
 	r.walk(n.Body, inner)
-	closing := fmt.Sprintf("return true }); if %[1]s == 0 { %[1]s = -3 }", loop.next)
+	closing := fmt.Sprintf("; return true }); if %[1]s == 0 { %[1]s = -3 }", loop.next)
 	for _, a := range loop.actions {
 		closing += "; " + a
 	}
