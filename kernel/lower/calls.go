@@ -3,6 +3,7 @@ package lower
 import (
 	"fmt"
 	"go/ast"
+	"go/token"
 	"go/types"
 	"strings"
 
@@ -186,7 +187,7 @@ func (r *rewriter) deferStmt(n *ast.DeferStmt, c ctx) bool {
 		r.res.Defers = true
 		r.deferHelpers()
 	default:
-		return false
+		return r.plainDefer(n, c)
 	}
 	call := n.Call
 	if lit, ok := ast.Unparen(call.Fun).(*ast.FuncLit); ok && len(call.Args) == 0 {
@@ -233,6 +234,56 @@ func (r *rewriter) deferStmt(n *ast.DeferStmt, c ctx) bool {
 	}
 	r.replace(end, call.Rparen+1, fmt.Sprintf("; return func() { f(%s) } }()%s", inner, suffix))
 	return true
+}
+
+// plainDefer lowers a defer whose call has arguments that are not
+// constants: the interpreter evaluates them when the deferred call runs,
+// not at the defer statement (docs/INTERPRETER.md), so they are copied
+// into fresh variables first:
+//
+//	{ a0, a1 := x, y; defer f(a0, a1) }
+//
+// It reports whether it walked the statement.
+func (r *rewriter) plainDefer(n *ast.DeferStmt, c ctx) bool {
+	call := n.Call
+	vary := false
+	for _, a := range call.Args {
+		if r.info.Types[a].Value == nil {
+			vary = true
+		}
+	}
+	if !vary {
+		return false
+	}
+	names := make([]string, len(call.Args))
+	for i := range names {
+		names[i] = r.name("a")
+	}
+	dots := ""
+	if call.Ellipsis.IsValid() {
+		dots = "..."
+	}
+	fun := r.render(call.Fun, c)
+	r.replace(n.Defer, call.Args[0].Pos(), "{ "+strings.Join(names, ", ")+" := ")
+	for _, a := range call.Args {
+		r.walk(a, c)
+	}
+	r.replace(call.Args[len(call.Args)-1].End(), call.Rparen+1,
+		fmt.Sprintf("; defer %s(%s%s) }", fun, strings.Join(names, ", "), dots))
+	return true
+}
+
+// render returns the lowered text of an expression, which the caller
+// writes elsewhere.
+func (r *rewriter) render(x ast.Expr, c ctx) string {
+	saved, savedOff := r.ed, r.off
+	from := r.off(x.Pos())
+	r.ed = &editor{src: saved.src[from:r.off(x.End())]}
+	r.off = func(p token.Pos) int { return savedOff(p) - from }
+	r.walk(x, c)
+	out, _ := r.ed.apply()
+	r.ed, r.off = saved, savedOff
+	return out
 }
 
 // deferHelpers makes sure the funcs that keep a cell's top-level defers

@@ -124,6 +124,10 @@ func TestLoweredCellsRun(t *testing.T) {
 			"type N int8\nvar n N = 3\nvar k N\nfor k = range n { fmt.Print(k) }\nfmt.Print(k)"}, "0122"},
 		{"range over an int inside a func, per-iteration vars", []string{`import "fmt"`,
 			"func f() { var fs []func(); for i := range 3 { fs = append(fs, func() { fmt.Print(i) }) }; for _, g := range fs { g() } }\nf()"}, "012"},
+		{"defer arguments are taken at the defer, loop variables per iteration", []string{`import "fmt"`,
+			"var out string\nfunc add(i int) { out += fmt.Sprint(i) }\nfunc f() { for i := 0; i < 3; i++ { defer add(i) }; x := 1; defer add(x); x = 2 }\n" +
+				"func g() { var fs []func(); for i := 0; i < 3; i++ { fs = append(fs, func() { add(i) }) }; for _, x := range []int{4, 5} { fs = append(fs, func() { add(x) }) }; for _, h := range fs { h() } }",
+			"f(); g(); fmt.Print(out)"}, "121001245"},
 		{"min, max and clear", []string{`import "fmt"`,
 			"type C float64\na, b := 3, 5\nvar c C = 2.5\nm := map[string]int{\"x\": 1}\ns := []int{1, 2}\nclear(m)\nclear(s)\n" +
 				"fmt.Println(min(a, b), max(a, b, 4), min(1, 2.5), max(c, 1), min(\"b\", \"a\"), len(m), s)"},

@@ -92,11 +92,16 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		r.walk(n.Stmt, c)
 		return
 	case *ast.RangeStmt:
-		if r.rangeStmt(n, c) {
+		walked, lowered := r.rangeStmt(n, c)
+		if walked {
 			return
+		}
+		if !lowered {
+			r.rangeVars(n)
 		}
 		c = c.push(target{label: c.label, loop: true})
 	case *ast.ForStmt:
+		r.forVars(n)
 		c = c.push(target{label: c.label, loop: true})
 	case *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt:
 		c = c.push(target{label: c.label})
@@ -210,22 +215,23 @@ func coreType(t types.Type) types.Type {
 }
 
 // rangeStmt lowers a range over an integer or a func; it reports whether
-// it walked the statement itself.
-func (r *rewriter) rangeStmt(n *ast.RangeStmt, c ctx) bool {
+// it walked the statement itself, and whether it lowered it.
+func (r *rewriter) rangeStmt(n *ast.RangeStmt, c ctx) (walked, lowered bool) {
 	t := r.typeOf(n.X)
 	if t == nil {
-		return false
+		return false, false
 	}
 	switch u := coreType(t).(type) {
 	case *types.Basic:
 		if u.Info()&types.IsInteger != 0 {
 			r.rangeInt(n, c)
+			return false, true
 		}
 	case *types.Signature:
 		r.rangeFunc(n, u, c)
-		return true
+		return true, true
 	}
-	return false
+	return false, false
 }
 
 // rangeInt lowers `for i := range n` to
