@@ -199,6 +199,7 @@ func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last i
 		}
 	}()
 	parts := res.Parts
+	first := len(parts) // the first part of statements
 	for i := 0; i < len(parts); i++ {
 		p := &parts[i]
 		switch p.Kind {
@@ -222,22 +223,42 @@ func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last i
 			}
 			p, i = &parts[j-1], j-1
 		case cell.Stmts:
-			var b *frame.Bundle
-			v := p.Value
-			if p.Index != last || !p.LastExpr {
-				v = lower.ValueNone
-			}
-			b, err = s.evalStmts(ctx, p.Chunk, posOf(p), v)
-			if p.Index == last {
-				result = b
-			}
+			first = i
 		}
 		if err != nil {
 			return nil, err
 		}
+		if first < len(parts) {
+			break
+		}
 		if p.Index >= 0 {
 			ran[p.Index] = true
 		}
+	}
+	// Every statement is compiled before any runs: a chunk the interpreter
+	// cannot compile stops the cell before it has effects.
+	stmts := parts[first:]
+	compiled := make([]*compiledStmts, len(stmts))
+	for k := range stmts {
+		p := &stmts[k]
+		v := p.Value
+		if p.Index != last || !p.LastExpr {
+			v = lower.ValueNone
+		}
+		if compiled[k], err = s.compileStmts(p.Chunk, posOf(p), v); err != nil {
+			return nil, err
+		}
+	}
+	for k := range stmts {
+		p := &stmts[k]
+		b, err := s.runStmts(ctx, compiled[k])
+		if err != nil {
+			return nil, err
+		}
+		if p.Index == last {
+			result = b
+		}
+		ran[p.Index] = true
 	}
 	res.Done()
 	if res.Main {
@@ -406,6 +427,24 @@ func (s *session) refreshCallers(ctx context.Context, redefined []string) error 
 // expression, its value is rendered; value says whether it has one (the
 // checker knows; lower.ValueUnknown has the interpreter find out).
 func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos, value lower.Value) (*frame.Bundle, error) {
+	st, err := s.compileStmts(c, pos, value)
+	if err != nil {
+		return nil, err
+	}
+	return s.runStmts(ctx, st)
+}
+
+// compiledStmts is a chunk of statements compiled, ready to run: the
+// statements, then the trailing expression kept for rendering (value) or
+// run for effect (last).
+type compiledStmts struct {
+	body, value, last *interp.Program
+	names             []string
+}
+
+// compileStmts compiles a chunk of statements without running any of it.
+func (s *session) compileStmts(c cell.Chunk, pos chunkPos, value lower.Value) (*compiledStmts, error) {
+	st := &compiledStmts{names: c.Names}
 	body := c.Src
 	var last string
 	lastPos := pos
@@ -422,14 +461,14 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos, val
 	if value == lower.ValueNone && last != "" {
 		body, last = c.Src, ""
 	}
+	var err error
 	if strings.TrimSpace(body) != "" {
-		if _, err := s.run(ctx, body, cell.Stmts, pos); err != nil {
+		if st.body, err = s.compileRetry(body, pos); err != nil {
 			return nil, err
 		}
 	}
-	s.noteDefined(c.Names)
 	if last == "" {
-		return nil, nil
+		return st, nil
 	}
 	// A single-valued expression is kept in __gantry_v and rendered;
 	// anything else (a call with no or several results) runs for effect.
@@ -438,21 +477,39 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos, val
 	// run.)
 	if value == lower.ValueUnknown {
 		if _, err := s.compileSrc("__gantry_keep(" + last + ")"); err != nil {
-			_, err = s.run(ctx, last, cell.Stmts, lastPos)
+			st.last, err = s.compileChunk(last, cell.Stmts, lastPos)
+			return st, err
+		}
+	}
+	st.value, err = s.compileChunk(valuePrefix+last+")", cell.Stmts, shift(lastPos, 0, -len(valuePrefix)))
+	if err != nil {
+		// yaegi cannot bind some values by their static type (results of
+		// generic funcs it instantiated itself); as any it can.
+		st.value, err = s.compileChunk(valuePrefix+anyPrefix+last+"))", cell.Stmts, shift(lastPos, 0, -len(valuePrefix)-len(anyPrefix)))
+	}
+	if err != nil {
+		st.value = nil
+		st.last, err = s.compileChunk(last, cell.Stmts, lastPos)
+	}
+	return st, err
+}
+
+// runStmts runs compiled statements and renders their value, if any.
+func (s *session) runStmts(ctx context.Context, st *compiledStmts) (*frame.Bundle, error) {
+	if st.body != nil {
+		if _, err := s.runProgram(ctx, st.body); err != nil {
 			return nil, err
 		}
 	}
-	v, err := s.run(ctx, valuePrefix+last+")", cell.Stmts, shift(lastPos, 0, -len(valuePrefix)))
-	var ce compileError
-	if errors.As(err, &ce) {
-		// yaegi cannot bind some values by their static type (results of
-		// generic funcs it instantiated itself); as any it can.
-		v, err = s.run(ctx, valuePrefix+anyPrefix+last+"))", cell.Stmts, shift(lastPos, 0, -len(valuePrefix)-len(anyPrefix)))
-	}
-	if errors.As(err, &ce) {
-		_, err = s.run(ctx, last, cell.Stmts, lastPos)
+	s.noteDefined(st.names)
+	if st.last != nil {
+		_, err := s.runProgram(ctx, st.last)
 		return nil, err
 	}
+	if st.value == nil {
+		return nil, nil
+	}
+	v, err := s.runProgram(ctx, st.value)
 	if err != nil || !v.IsValid() {
 		return nil, err
 	}
@@ -554,20 +611,32 @@ const chunkLines = 100000
 // chunk to a line range of its own, so a position in any later error or
 // panic still tells which cell it came from.
 func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunkPos) (reflect.Value, error) {
-	prog, err := s.compileChunk(src, kind, pos)
-	if err != nil && kind == cell.Stmts && strings.Contains(err.Error(), "undefined: ") {
-		// yaegi loses `a, b := f()` inside a block at the top level of a
-		// cell (it works inside a func): run such blocks as closures.
-		if wrapped, ok := wrapBlocks(src); ok {
-			if p, err2 := s.compileChunk(wrapped, kind, pos); err2 == nil {
-				prog, err = p, nil
-			}
-		}
+	var prog *interp.Program
+	var err error
+	if kind == cell.Stmts {
+		prog, err = s.compileRetry(src, pos)
+	} else {
+		prog, err = s.compileChunk(src, kind, pos)
 	}
 	if err != nil {
 		return reflect.Value{}, err
 	}
 	return s.runProgram(ctx, prog)
+}
+
+// compileRetry compiles a chunk of statements; if yaegi lost names defined
+// in a block at the top level (`a, b := f()` inside a for or if), it tries
+// again with such blocks run as closures.
+func (s *session) compileRetry(src string, pos chunkPos) (*interp.Program, error) {
+	prog, err := s.compileChunk(src, cell.Stmts, pos)
+	if err != nil && strings.Contains(err.Error(), "undefined: ") {
+		if wrapped, ok := wrapBlocks(src); ok {
+			if p, err2 := s.compileChunk(wrapped, cell.Stmts, pos); err2 == nil {
+				prog, err = p, nil
+			}
+		}
+	}
+	return prog, err
 }
 
 // runUnit compiles declaration chunks as one file, each under its own
@@ -630,9 +699,9 @@ func (s *session) runProgram(ctx context.Context, prog *interp.Program) (reflect
 func (s *session) compile(node ast.Node) (prog *interp.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v); "+
-				"it may use a Go feature yaegi does not support yet, such as range over an int or a func, "+
-				"or assigning the result of a generic func at the top level of a cell (use it in an expression or inside a func instead)", r)
+			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v); nothing of the cell ran: "+
+				"this is a gap of the interpreter (docs/INTERPRETER.md), not of the code: "+
+				"rewrite the construct yaegi names, or run the code as a program with !go run", r)
 		}
 	}()
 	return s.i.CompileAST(node)

@@ -58,6 +58,7 @@ func TestCheck(t *testing.T) {
 		{"a var's type is kept", []string{"x := 1", `x = "s"`}, "cannot use \"s\""},
 		{"redeclaration in a later cell", []string{"x := 1", `x := "s"`, `x + "t"`}, ""},
 		{"a func declared again", []string{"func f() int { return 1 }", "func f() string { return \"a\" }", "var s string = f()"}, ""},
+		{"declarations that use a type declared again are not judged", []string{"type Unit int\nfunc half(u Unit) Unit { return u / 2 }", "type Unit string", "half(8)"}, "not type-checked: half is not known to the checker: it refers to Unit, which a later cell declared again"},
 		{"a type declared again loses its methods", []string{"type T int\nfunc (T) M() {}", "type T string", "var t T\nt.M()"}, "t.M undefined"},
 		{"consts keep value and kind", []string{
 			"const (\n\tA = iota\n\tB\n\tC\n)\nconst Pi = 3.14159\nconst R = 'x'\ntype Weekday int\nconst Sunday Weekday = 7",
@@ -114,11 +115,18 @@ func TestOpaqueNamesAreUnjudged(t *testing.T) {
 	}
 }
 
-// BenchmarkCheckAfter200Decls measures checking a cell after 200 cells of
-// declarations: a trivial cell, and one that uses a few earlier names.
-func BenchmarkCheckAfter200Decls(b *testing.B) {
-	s := newSession(b)
-	run(b, s, 1, `import ("fmt"; "strings")`)
+// BenchmarkCheck measures checking a cell in a fresh session and after
+// 200 cells of declarations (types with methods, funcs, vars): a trivial
+// cell, and one that uses earlier names. The cost should not grow with
+// the session.
+func BenchmarkCheck(b *testing.B) {
+	fresh := newSession(b)
+	run(b, fresh, 1, `import ("fmt"; "strings")`)
+	run(b, fresh, 2, "type T struct{ a, b int; s string }\nfunc (t T) Sum() int { return t.a + len(strings.TrimSpace(t.s)) }\n"+
+		"func f(x int) int { return x }\nfunc g(x int) int { return f(x) }")
+	run(b, fresh, 3, "v := T{a: 1}")
+	long := newSession(b)
+	run(b, long, 1, `import ("fmt"; "strings")`)
 	for i := 0; i < 200; i++ {
 		src := fmt.Sprintf("type T%d struct{ a, b int; s string }\n"+
 			"func (t T%d) Sum() int { return t.a + t.b + len(strings.TrimSpace(t.s)) }\n"+
@@ -128,21 +136,27 @@ func BenchmarkCheckAfter200Decls(b *testing.B) {
 		} else {
 			src += "\nfunc g0(x int) int { return x }"
 		}
-		if _, err := run(b, s, i+2, src); err != nil {
+		if _, err := run(b, long, i+2, src); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := run(b, s, i+2, fmt.Sprintf("v%d := T%d{a: %d}", i, i, i)); err != nil {
+		if _, err := run(b, long, i+2, fmt.Sprintf("v%d := T%d{a: %d}", i, i, i)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for _, c := range []struct{ name, src string }{
-		{"trivial", "1+1"},
-		{"uses earlier names", "fmt.Println(v199.Sum() + g199(3) + f100(2))"},
+	for _, c := range []struct {
+		name string
+		s    *Session
+		src  string
+	}{
+		{"trivial/fresh", fresh, "1+1"},
+		{"trivial/after-200-decls", long, "1+1"},
+		{"uses-names/fresh", fresh, "fmt.Println(v.Sum() + g(3) + f(2))"},
+		{"uses-names/after-200-decls", long, "fmt.Println(v199.Sum() + g199(3) + f100(2))"},
 	} {
 		chunks, _ := cell.Split(c.src)
 		b.Run(c.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if _, err := s.Check(Cell{Exec: 1000, Line: 1, Chunks: chunks}); err != nil {
+				if _, err := c.s.Check(Cell{Exec: 1000, Line: 1, Chunks: chunks}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -158,6 +158,7 @@ func (s *Session) Commit(ch *Checked, ran func(i int) bool) {
 			}
 		}
 	}
+	s.forgetDependents(ch, ran)
 	spelled := &spelledStubs{s: s, ch: ch}
 	for i, c := range ch.Chunks {
 		if !ran(i) {
@@ -183,6 +184,45 @@ func (s *Session) Commit(ch *Checked, ran func(i int) bool) {
 		}
 	}
 	spelled.finish()
+}
+
+// forgetDependents makes opaque the earlier declarations that refer to a
+// type or const the cell declares again: the interpreter keeps them bound
+// to the old one, which the checker can no longer name.
+func (s *Session) forgetDependents(ch *Checked, ran func(int) bool) {
+	again := map[string]bool{}
+	for i, c := range ch.Chunks {
+		if c.Kind != cell.Decls || !ran(i) {
+			continue
+		}
+		for _, d := range c.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE && gd.Tok != token.CONST {
+				continue
+			}
+			for _, n := range declNames(gd) {
+				if _, ok := s.decls[n]; ok {
+					again[n] = true
+				}
+			}
+		}
+	}
+	for grew := len(again) > 0; grew; {
+		grew = false
+		for name, d := range s.decls {
+			if d.opaque != "" || again[name] {
+				continue
+			}
+			for _, r := range d.refs {
+				if again[r] && r != name {
+					d.opaque = fmt.Sprintf("it refers to %s, which a later cell declared again", r)
+					again[name] = true
+					grew = true
+					break
+				}
+			}
+		}
+	}
 }
 
 func appendNew(list []string, s string) []string {

@@ -190,11 +190,10 @@ func (r *rewriter) deferStmt(n *ast.DeferStmt, c ctx) bool {
 		return r.plainDefer(n, c)
 	}
 	call := n.Call
-	if lit, ok := ast.Unparen(call.Fun).(*ast.FuncLit); ok && len(call.Args) == 0 {
+	if _, ok := ast.Unparen(call.Fun).(*ast.FuncLit); ok && len(call.Args) == 0 {
 		r.replace(n.Defer, call.Fun.Pos(), prefix)
 		r.walk(call.Fun, c)
 		r.replace(call.Lparen, call.Rparen+1, suffix)
-		_ = lit
 		return true
 	}
 	var names []string
@@ -322,6 +321,10 @@ func (r *rewriter) funcDecl(n *ast.FuncDecl) {
 // of its type parameters.
 func (r *rewriter) ident(n *ast.Ident) {
 	obj := r.info.Uses[n]
+	if name, ok := r.renamed[obj]; ok && obj != nil {
+		r.replace(n.Pos(), n.End(), name)
+		return
+	}
 	switch obj := obj.(type) {
 	case *types.Func:
 		if obj.Parent() != r.ch.Pkg.Scope() {

@@ -14,7 +14,7 @@ import (
 // the top of its body, `i := i`, which is what Go 1.22 gives.
 
 // rangeVars makes the variables of a range loop per iteration.
-func (r *rewriter) rangeVars(n *ast.RangeStmt) {
+func (r *rewriter) rangeVars(n *ast.RangeStmt, c ctx) {
 	if n.Tok != token.DEFINE {
 		return
 	}
@@ -22,16 +22,16 @@ func (r *rewriter) rangeVars(n *ast.RangeStmt) {
 	for _, x := range []ast.Expr{n.Key, n.Value} {
 		if id, ok := x.(*ast.Ident); ok && id.Name != "_" {
 			if v, ok := r.info.Defs[id].(*types.Var); ok && r.captured(n.Body, v) {
-				names = append(names, id.Name)
+				names = append(names, r.nameOf(v))
 			}
 		}
 	}
-	r.copyVars(n.Body, names)
+	r.copyVars(n.Body, names, c)
 }
 
 // forVars makes the variables a three-clause loop defines per iteration,
 // when the body does not assign them (the copy would lose the assignment).
-func (r *rewriter) forVars(n *ast.ForStmt) {
+func (r *rewriter) forVars(n *ast.ForStmt, c ctx) {
 	as, ok := n.Init.(*ast.AssignStmt)
 	if !ok || as.Tok != token.DEFINE {
 		return
@@ -44,18 +44,32 @@ func (r *rewriter) forVars(n *ast.ForStmt) {
 		}
 		v, ok := r.info.Defs[id].(*types.Var)
 		if ok && r.captured(n.Body, v) && !r.assigned(n.Body, v) {
-			names = append(names, id.Name)
+			names = append(names, r.nameOf(v))
 		}
 	}
-	r.copyVars(n.Body, names)
+	r.copyVars(n.Body, names, c)
 }
 
-func (r *rewriter) copyVars(body *ast.BlockStmt, names []string) {
+// copyVars starts body with copies of the named variables. At the top
+// level of a cell the copies would be global to the interpreter, so the
+// statement runs in a func literal.
+func (r *rewriter) copyVars(body *ast.BlockStmt, names []string, c ctx) {
 	if len(names) == 0 {
 		return
 	}
+	if c.fn.top {
+		r.wrapLoop = true
+	}
 	list := strings.Join(names, ", ")
 	r.insert(body.Lbrace+1, " "+list+" := "+list+";")
+}
+
+// nameOf returns the name an object has in the lowered text.
+func (r *rewriter) nameOf(obj types.Object) string {
+	if n, ok := r.renamed[obj]; ok {
+		return n
+	}
+	return obj.Name()
 }
 
 // captured reports whether a func literal in body uses v, or body takes

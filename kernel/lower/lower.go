@@ -189,6 +189,9 @@ type rewriter struct {
 
 	gen     []Part     // generated declarations
 	pending []instance // generic instances to make
+
+	renamed  map[types.Object]string // locals of top-level statements, renamed
+	wrapLoop bool                    // the top-level statement being lowered must run in a func literal
 }
 
 // chunk lowers one chunk of the cell.

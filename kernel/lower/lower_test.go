@@ -128,6 +128,12 @@ func TestLoweredCellsRun(t *testing.T) {
 			"var out string\nfunc add(i int) { out += fmt.Sprint(i) }\nfunc f() { for i := 0; i < 3; i++ { defer add(i) }; x := 1; defer add(x); x = 2 }\n" +
 				"func g() { var fs []func(); for i := 0; i < 3; i++ { fs = append(fs, func() { add(i) }) }; for _, x := range []int{4, 5} { fs = append(fs, func() { add(x) }) }; for _, h := range fs { h() } }",
 			"f(); g(); fmt.Print(out)"}, "121001245"},
+		{"names of top-level loops and blocks do not overwrite earlier cells' names", []string{`import "fmt"`, "i, s := 100, \"s\"",
+			"for i := 0; i < 3; i++ { fmt.Print(i) }\nfor _, s := range []string{\"a\"} { fmt.Print(s) }\nif i := 5; i > 0 { fmt.Print(i) }\n{ i := 6; fmt.Print(i) }\nfor i := range 2 { fmt.Print(i) }\nfmt.Print(i, s)"},
+			"012a5601100s"},
+		{"loop variables per iteration at the top level", []string{`import "fmt"`,
+			"var fs []func()\nfor i := 0; i < 3; i++ { fs = append(fs, func() { fmt.Print(i) }) }\nfor _, s := range []string{\"a\", \"b\"} { fs = append(fs, func() { fmt.Print(s) }) }\nfor _, f := range fs { f() }"},
+			"012ab"},
 		{"min, max and clear", []string{`import "fmt"`,
 			"type C float64\na, b := 3, 5\nvar c C = 2.5\nm := map[string]int{\"x\": 1}\ns := []int{1, 2}\nclear(m)\nclear(s)\n" +
 				"fmt.Println(min(a, b), max(a, b, 4), min(1, 2.5), max(c, 1), min(\"b\", \"a\"), len(m), s)"},

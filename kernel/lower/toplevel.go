@@ -13,7 +13,7 @@ import (
 // holds one runs as a func literal called at once (its names are local to
 // it anyway); a comma-ok definition of top-level names takes its values
 // from a func literal.
-func (r *rewriter) wrapTop(s ast.Stmt) {
+func (r *rewriter) wrapTop(s ast.Stmt, force bool) {
 	switch s := s.(type) {
 	case *ast.AssignStmt:
 		if s.Tok == token.DEFINE && len(s.Lhs) == 2 && len(s.Rhs) == 1 && commaOk(s.Rhs[0]) {
@@ -24,11 +24,41 @@ func (r *rewriter) wrapTop(s ast.Stmt) {
 	default:
 		return
 	}
-	if !needsFunc(s) {
+	need, safe := needsFunc(s)
+	if !(need || force) || !safe {
 		return
 	}
 	r.insert(s.Pos(), "func() { ")
 	r.insert(s.End(), " }()")
+}
+
+// renameLocals gives the names a compound statement of the top level of the
+// cell declares (a loop's variables, an if's, those of inner blocks) names
+// of their own: the interpreter treats them as global at the top level,
+// so `for i := ...` would overwrite a variable i of an earlier cell.
+func (r *rewriter) renameLocals(s ast.Stmt) {
+	switch s.(type) {
+	case *ast.IfStmt, *ast.ForStmt, *ast.RangeStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt, *ast.BlockStmt, *ast.LabeledStmt:
+	default:
+		return
+	}
+	ast.Inspect(s, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.Ident:
+			switch obj := r.info.Defs[n].(type) {
+			case *types.Var, *types.Const, *types.TypeName:
+				if n.Name != "_" {
+					if r.renamed == nil {
+						r.renamed = map[types.Object]string{}
+					}
+					r.renamed[obj] = r.name(n.Name + "_")
+				}
+			}
+		}
+		return true
+	})
 }
 
 // commaOk reports whether x is a form that yields a second, bool value.
@@ -64,19 +94,19 @@ func (r *rewriter) commaOkTop(s *ast.AssignStmt) {
 }
 
 // needsFunc reports whether a top-level compound statement holds what the
-// interpreter loses at the top level, and nothing that a func literal
-// would change the meaning of (return, goto).
-func needsFunc(s ast.Stmt) bool {
-	need, unsafe := false, false
+// interpreter loses at the top level, and whether a func literal would
+// keep its meaning (it holds no return or goto).
+func needsFunc(s ast.Stmt) (need, safe bool) {
+	safe = true
 	ast.Inspect(s, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncLit:
 			return false
 		case *ast.ReturnStmt:
-			unsafe = true
+			safe = false
 		case *ast.BranchStmt:
 			if n.Tok == token.GOTO {
-				unsafe = true
+				safe = false
 			}
 		case *ast.TypeSwitchStmt:
 			if _, ok := n.Assign.(*ast.AssignStmt); ok {
@@ -89,5 +119,5 @@ func needsFunc(s ast.Stmt) bool {
 		}
 		return true
 	})
-	return need && !unsafe
+	return need, safe
 }

@@ -70,8 +70,10 @@ func (r *rewriter) topStmt(s ast.Stmt, fn *fnCtx) {
 	if as, ok := s.(*ast.AssignStmt); ok && r.hoistedDefine(as) {
 		r.replace(as.TokPos, as.TokPos+2, "=")
 	}
-	r.wrapTop(s)
+	r.renameLocals(s)
+	r.wrapLoop = false
 	r.walk(s, ctx{fn: fn})
+	r.wrapTop(s, r.wrapLoop)
 }
 
 // walk lowers n and what it contains.
@@ -97,11 +99,11 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 			return
 		}
 		if !lowered {
-			r.rangeVars(n)
+			r.rangeVars(n, c)
 		}
 		c = c.push(target{label: c.label, loop: true})
 	case *ast.ForStmt:
-		r.forVars(n)
+		r.forVars(n, c)
 		c = c.push(target{label: c.label, loop: true})
 	case *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt:
 		c = c.push(target{label: c.label})
@@ -123,6 +125,10 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 			return
 		}
 	case *ast.Ident:
+		if name, ok := r.renamed[r.info.Defs[n]]; ok {
+			r.replace(n.Pos(), n.End(), name)
+			return
+		}
 		r.ident(n)
 		return
 	case *ast.ExprStmt:
@@ -258,9 +264,24 @@ func (r *rewriter) rangeInt(n *ast.RangeStmt, c ctx) {
 	r.replace(n.For, n.X.Pos(), fmt.Sprintf("for %s, %s := %s(0), %s(", i, lim, typ, typ))
 	copyVar := ""
 	if n.Key != nil && !isBlank(n.Key) {
-		copyVar = fmt.Sprintf(" %s %s %s;", r.text(n.Key), n.Tok, i)
+		copyVar = fmt.Sprintf(" %s %s %s;", r.exprText(n.Key), n.Tok, i)
 	}
 	r.replace(n.X.End(), n.Body.Lbrace+1, fmt.Sprintf("); %s < %s; %s++ {%s", i, lim, i, copyVar))
+}
+
+// exprText returns the text of an expression the lowering moves: a
+// renamed variable by its new name, anything else as written.
+func (r *rewriter) exprText(x ast.Expr) string {
+	if id, ok := x.(*ast.Ident); ok {
+		obj := r.info.Defs[id]
+		if obj == nil {
+			obj = r.info.Uses[id]
+		}
+		if name, ok := r.renamed[obj]; ok && obj != nil {
+			return name
+		}
+	}
+	return r.text(x)
 }
 
 func isBlank(x ast.Expr) bool {
@@ -277,7 +298,7 @@ func isBlank(x ast.Expr) bool {
 // continue and return to places outside it set next and stop the loop, and
 // `after` does what next says.
 func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
-	yield, ok := coreTypeOf(sig, 0)
+	yield, ok := yieldOf(sig, 0)
 	if !ok || sig.Params().Len() != 1 || sig.Results().Len() != 0 {
 		r.fail(n.Range, "range over %s: not a func(yield func(...) bool)", r.text(n.X))
 		return
@@ -297,10 +318,10 @@ func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
 		name := "_"
 		if i < 2 && vars[i] != nil && !isBlank(vars[i]) {
 			if n.Tok == token.DEFINE {
-				name = r.text(vars[i])
+				name = r.exprText(vars[i])
 			} else {
 				name = r.name("v")
-				assign = append(assign, r.text(vars[i])+" = "+name)
+				assign = append(assign, r.exprText(vars[i])+" = "+name)
 			}
 		}
 		names = append(names, name+" "+t)
@@ -360,9 +381,9 @@ func (r *rewriter) rangeFunc(n *ast.RangeStmt, sig *types.Signature, c ctx) {
 	r.replace(n.Body.Rbrace, n.Body.Rbrace+1, closing+" }")
 }
 
-// coreTypeOf returns the signature of parameter i of sig, if it is a func
-// returning bool.
-func coreTypeOf(sig *types.Signature, i int) (*types.Signature, bool) {
+// yieldOf returns the signature of parameter i of sig if it is a func
+// returning bool: the yield func of an iterator.
+func yieldOf(sig *types.Signature, i int) (*types.Signature, bool) {
 	if sig.Params().Len() <= i {
 		return nil, false
 	}
