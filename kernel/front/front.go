@@ -122,6 +122,51 @@ func (ch *Checked) Source(n ast.Node) (text string, base token.Pos, ok bool) {
 	return src[f.Offset(n.Pos()):f.Offset(n.End())], n.Pos(), true
 }
 
+// TypeSpec returns the declaration of a type of the cell's package, from
+// the cell or from an earlier cell.
+func (ch *Checked) TypeSpec(tn *types.TypeName) *ast.TypeSpec {
+	for _, f := range ch.files {
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, sp := range gd.Specs {
+				if ts := sp.(*ast.TypeSpec); ch.Info.Defs[ts.Name] == tn {
+					return ts
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Methods returns the declarations of the methods of a type of the cell's
+// package that the check saw whole (those of generic types).
+func (ch *Checked) Methods(tn *types.TypeName) []*ast.FuncDecl {
+	var out []*ast.FuncDecl
+	for _, f := range ch.files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv == nil || fd.Body == nil || len(fd.Recv.List) == 0 {
+				continue
+			}
+			m, ok := ch.Info.Defs[fd.Name].(*types.Func)
+			if !ok {
+				continue
+			}
+			recv := m.Type().(*types.Signature).Recv().Type()
+			if p, ok := recv.(*types.Pointer); ok {
+				recv = p.Elem()
+			}
+			if n, ok := types.Unalias(recv).(*types.Named); ok && n.Origin().Obj() == tn {
+				out = append(out, fd)
+			}
+		}
+	}
+	return out
+}
+
 // FuncDecl returns the declaration of a func of the cell's package, from
 // the cell or from an earlier cell (a generic func's whole declaration is
 // checked with the cells that use it).

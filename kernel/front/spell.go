@@ -37,7 +37,23 @@ func Alias(path string) string {
 // where that name is in scope); otherwise, like an unexported type of
 // another package, it cannot be written and Spell returns an error.
 func Spell(t types.Type, local *types.Package, q Qualifier, inFunc bool) (string, error) {
-	sp := speller{local: local, q: q, inFunc: inFunc}
+	return Speller{Local: local, Qualify: q, InFunc: inFunc}.Spell(t)
+}
+
+// A Speller writes types as Go source; see Spell.
+type Speller struct {
+	Local   *types.Package
+	Qualify Qualifier
+	InFunc  bool
+
+	// Instance, if set, names instances of generic types: when it
+	// reports true, the name it returns stands for the instance.
+	Instance func(*types.Named) (string, bool)
+}
+
+// Spell writes t as Go source.
+func (s Speller) Spell(t types.Type) (string, error) {
+	sp := speller{local: s.Local, q: s.Qualify, inFunc: s.InFunc, instance: s.Instance}
 	sp.typ(t)
 	if sp.err != nil {
 		return "", sp.err
@@ -46,11 +62,12 @@ func Spell(t types.Type, local *types.Package, q Qualifier, inFunc bool) (string
 }
 
 type speller struct {
-	b      strings.Builder
-	local  *types.Package
-	q      Qualifier
-	inFunc bool
-	err    error
+	b        strings.Builder
+	local    *types.Package
+	q        Qualifier
+	inFunc   bool
+	instance func(*types.Named) (string, bool)
+	err      error
 }
 
 func (sp *speller) fail(format string, args ...any) {
@@ -106,6 +123,12 @@ func (sp *speller) typ(t types.Type) {
 			sp.b.WriteString(t.Name())
 		}
 	case *types.Named:
+		if sp.instance != nil && t.TypeArgs().Len() > 0 {
+			if name, ok := sp.instance(t); ok {
+				sp.b.WriteString(name)
+				return
+			}
+		}
 		sp.object(t.Obj())
 		sp.typeArgs(t.TypeArgs())
 	case *types.Alias:

@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -249,7 +250,9 @@ func (s *Session) commitDecl(ch *Checked, d ast.Decl, env map[string]string, spe
 			stub.Body = &ast.BlockStmt{Lbrace: d.Body.Lbrace, Rbrace: d.Body.Rbrace}
 		}
 		e := &decl{name: names[0], node: &stub}
-		if d.Type.TypeParams != nil {
+		if d.Type.TypeParams != nil || d.Recv != nil && len(d.Recv.List) > 0 && genericRecv(d.Recv.List[0].Type) {
+			// Copies are made of generic funcs and of the methods of generic
+			// types for each list of type arguments: keep their bodies.
 			e.full = d
 		}
 		if d.Recv != nil && len(d.Recv.List) > 0 {
@@ -290,6 +293,23 @@ func (s *Session) commitDecl(ch *Checked, d ast.Decl, env map[string]string, spe
 					}
 				}
 			}
+		}
+	}
+}
+
+// genericRecv reports whether a receiver type has type parameters: T[K]
+// or *T[K, V].
+func genericRecv(x ast.Expr) bool {
+	for {
+		switch t := x.(type) {
+		case *ast.StarExpr:
+			x = t.X
+		case *ast.ParenExpr:
+			x = t.X
+		case *ast.IndexExpr, *ast.IndexListExpr:
+			return true
+		default:
+			return false
 		}
 	}
 }
@@ -438,6 +458,9 @@ func Literal(v constant.Value, t types.Type) string {
 		if b, ok := t.(*types.Basic); ok && b.Kind() == types.UntypedRune {
 			return "('\\x00' + " + v.ExactString() + ")"
 		}
+		if constant.Sign(v) < 0 {
+			return "(" + v.ExactString() + ")"
+		}
 		return v.ExactString()
 	case constant.Float:
 		return float(v)
@@ -451,8 +474,19 @@ func Literal(v constant.Value, t types.Type) string {
 	return ""
 }
 
-// float writes a float constant exactly, as a quotient of float literals.
+// float writes a float constant exactly: as a float literal when a
+// float64 holds it, else as a quotient of float literals.
 func float(v constant.Value) string {
+	if f, exact := constant.Float64Val(v); exact && !math.IsInf(f, 0) {
+		s := strconv.FormatFloat(f, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEn") {
+			s += ".0"
+		}
+		if f < 0 {
+			s = "(" + s + ")"
+		}
+		return s
+	}
 	num, den := constant.Num(v), constant.Denom(v)
 	if num.Kind() != constant.Int || den.Kind() != constant.Int {
 		return ""

@@ -143,7 +143,8 @@ func genPart(src string) Part {
 	return p
 }
 
-// clearStmt lowers clear(m) and clear(s); it reports whether it walked the
+// clearStmt lowers clear(m) and clear(s) to reflect.Value.Clear, which
+// also deletes the NaN keys of a map; it reports whether it walked the
 // statement itself.
 func (r *rewriter) clearStmt(n *ast.ExprStmt, c ctx) bool {
 	call, ok := n.X.(*ast.CallExpr)
@@ -151,24 +152,17 @@ func (r *rewriter) clearStmt(n *ast.ExprStmt, c ctx) bool {
 		return false
 	}
 	arg := call.Args[0]
-	var tail string
-	switch u := coreType(r.typeOf(arg)).(type) {
-	case *types.Map:
-		tail = "; for k := range c { delete(c, k) } }()"
-	case *types.Slice:
-		elem, err := r.spell(u.Elem(), true)
-		if err != nil {
-			r.fail(call.Pos(), "clear: the element type of %s cannot be written here (%v); set the elements to their zero value in a loop", r.text(arg), err)
-			return true
-		}
-		tail = fmt.Sprintf("; var z %s; for i := range c { c[i] = z } }()", elem)
+	switch coreType(r.typeOf(arg)).(type) {
+	case *types.Map, *types.Slice:
 	default:
 		r.fail(call.Pos(), "clear of %s: its type set has no single map or slice type; clear the map or slice where its type is known", r.text(arg))
 		return true
 	}
-	r.replace(call.Pos(), arg.Pos(), "func() { c := ")
+	reflect := front.Alias("reflect")
+	r.imports[reflect] = "reflect"
+	r.replace(call.Pos(), arg.Pos(), reflect+".ValueOf(")
 	r.walk(arg, c)
-	r.replace(arg.End(), call.Rparen+1, tail)
+	r.replace(arg.End(), call.Rparen+1, ").Clear()")
 	return true
 }
 
@@ -359,8 +353,9 @@ func (r *rewriter) ident(n *ast.Ident) {
 	}
 }
 
-// instance lowers an explicit instantiation G[T] of a generic func cells
-// declared; it reports whether it did.
+// instance lowers an explicit instantiation of a generic func or type
+// cells declared, G[T] or List[int], to the name of its concrete copy; it
+// reports whether it did.
 func (r *rewriter) instance(x ast.Expr) bool {
 	var id *ast.Ident
 	switch x := x.(type) {
@@ -372,12 +367,22 @@ func (r *rewriter) instance(x ast.Expr) bool {
 	if id == nil {
 		return false
 	}
-	obj, ok := r.info.Uses[id].(*types.Func)
-	inst, ok2 := r.info.Instances[id]
-	if !ok || !ok2 || obj.Parent() != r.ch.Pkg.Scope() {
+	inst, ok := r.info.Instances[id]
+	if !ok {
 		return false
 	}
-	name, ok := r.instanceOf(obj, inst.TypeArgs)
+	var name string
+	switch obj := r.info.Uses[id].(type) {
+	case *types.Func:
+		if obj.Parent() != r.ch.Pkg.Scope() {
+			return false
+		}
+		name, ok = r.instanceOf(obj, inst.TypeArgs)
+	case *types.TypeName:
+		name, ok = r.typeInstanceOf(obj, inst.TypeArgs)
+	default:
+		return false
+	}
 	if !ok {
 		return false
 	}

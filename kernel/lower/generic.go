@@ -12,10 +12,14 @@ import (
 	"gantry/kernel/cell"
 )
 
-// An instance is a concrete copy of a generic func to make.
+// An instance is a concrete copy of a generic func, or of a generic type
+// and its methods, to make.
 type instance struct {
-	decl  *ast.FuncDecl
+	decl  *ast.FuncDecl   // a func
+	spec  *ast.TypeSpec   // or a type
+	tn    *types.TypeName // the generic type
 	name  string
+	args  []types.Type
 	subst map[*types.TypeParam]types.Type
 }
 
@@ -34,27 +38,16 @@ func (r *rewriter) instanceOf(fn *types.Func, targs *types.TypeList) (string, bo
 	if decl == nil || sig == nil || sig.TypeParams().Len() != targs.Len() || decl.Body == nil {
 		return "", false
 	}
+	args, spelled, ok := r.concreteArgs(targs)
+	if !ok {
+		return "", false
+	}
 	subst := map[*types.TypeParam]types.Type{}
-	var spelled []string
-	for i := 0; i < targs.Len(); i++ {
-		t := targs.At(i)
-		if r.subst != nil {
-			t = substitute(t, r.subst)
-		}
-		if hasTypeParam(t) {
-			return "", false
-		}
-		s, err := r.spell(t, false)
-		if err != nil {
-			return "", false
-		}
-		spelled = append(spelled, s)
-		subst[sig.TypeParams().At(i)] = t
+	for i, a := range args {
+		subst[sig.TypeParams().At(i)] = a
 	}
 	key := fmt.Sprintf("instance %d %s[%s]", decl.Pos(), fn.Name(), strings.Join(spelled, ", "))
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	name := fmt.Sprintf("__gantry_%s_%08x", fn.Name(), h.Sum32())
+	name := instanceName(fn.Name(), key)
 	if r.st.made[key] || r.made(key) {
 		return name, true
 	}
@@ -66,15 +59,153 @@ func (r *rewriter) instanceOf(fn *types.Func, targs *types.TypeList) (string, bo
 	return name, true
 }
 
+// typeInstanceOf returns the name of the concrete copy of a generic type
+// cells declared, for the given type arguments, and makes sure it is
+// declared with its methods; false when no copy can be made (as for
+// instanceOf).
+func (r *rewriter) typeInstanceOf(tn *types.TypeName, targs *types.TypeList) (string, bool) {
+	named, ok := tn.Type().(*types.Named)
+	if !ok || tn.Parent() != r.ch.Pkg.Scope() || named.TypeParams().Len() != targs.Len() {
+		return "", false
+	}
+	spec := r.ch.TypeSpec(tn)
+	if spec == nil || spec.TypeParams == nil || spec.Assign.IsValid() {
+		return "", false
+	}
+	args, spelled, ok := r.concreteArgs(targs)
+	if !ok {
+		return "", false
+	}
+	key := fmt.Sprintf("type %d %s[%s]", spec.Pos(), tn.Name(), strings.Join(spelled, ", "))
+	name := instanceName(tn.Name(), key)
+	if r.st.made[key] || r.made(key) {
+		return name, true
+	}
+	if len(r.res.made) > maxInstances {
+		return "", false
+	}
+	r.res.made = append(r.res.made, key)
+	subst := map[*types.TypeParam]types.Type{}
+	for i, a := range args {
+		subst[named.TypeParams().At(i)] = a
+	}
+	r.pending = append(r.pending, instance{spec: spec, tn: tn, name: name, args: args, subst: subst})
+	return name, true
+}
+
+// concreteArgs returns type arguments with the copy's type arguments in
+// place of type parameters, written; false if one still has a type
+// parameter or cannot be written at the top level.
+func (r *rewriter) concreteArgs(targs *types.TypeList) ([]types.Type, []string, bool) {
+	var args []types.Type
+	var spelled []string
+	for i := 0; i < targs.Len(); i++ {
+		t := targs.At(i)
+		if r.subst != nil {
+			t = substitute(t, r.subst)
+		}
+		if hasTypeParam(t) {
+			return nil, nil, false
+		}
+		s, err := r.spell(t, false)
+		if err != nil {
+			return nil, nil, false
+		}
+		args = append(args, t)
+		spelled = append(spelled, s)
+	}
+	return args, spelled, true
+}
+
+func instanceName(name, key string) string {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("__gantry_%s_%08x", name, h.Sum32())
+}
+
 // generated makes the generic instances the cell needs, and returns every
 // generated declaration.
 func (r *rewriter) generated() []Part {
 	for len(r.pending) > 0 {
 		in := r.pending[0]
 		r.pending = r.pending[1:]
-		r.makeInstance(in)
+		if in.spec != nil {
+			r.makeTypeInstance(in)
+		} else {
+			r.makeInstance(in)
+		}
 	}
 	return r.gen
+}
+
+// makeTypeInstance writes the copy of a generic type, and of each of its
+// methods, for its type arguments.
+func (r *rewriter) makeTypeInstance(in instance) {
+	saved := *r
+	defer func() {
+		r.ed, r.off, r.subst = saved.ed, saved.off, saved.subst
+	}()
+	src, base, ok := r.ch.Source(in.spec)
+	if !ok {
+		return
+	}
+	r.ed = &editor{src: src}
+	r.off = func(p token.Pos) int { return int(p - base) }
+	r.subst = in.subst
+	r.insert(in.spec.Pos(), "type ")
+	r.replace(in.spec.Name.Pos(), in.spec.Name.End(), in.name)
+	r.replace(in.spec.TypeParams.Opening, in.spec.TypeParams.Closing+1, "")
+	r.walk(in.spec.Type, ctx{fn: &fnCtx{}})
+	r.gen = append(r.gen, r.genAt(in.spec, src))
+	for _, fd := range r.ch.Methods(in.tn) {
+		m, _ := r.info.Defs[fd.Name].(*types.Func)
+		if m == nil {
+			continue
+		}
+		rtp := m.Type().(*types.Signature).RecvTypeParams()
+		if rtp.Len() != len(in.args) {
+			continue
+		}
+		src, base, ok := r.ch.Source(fd)
+		if !ok {
+			continue
+		}
+		r.ed = &editor{src: src}
+		r.off = func(p token.Pos) int { return int(p - base) }
+		r.subst = map[*types.TypeParam]types.Type{}
+		for i, a := range in.args {
+			r.subst[rtp.At(i)] = a
+		}
+		recv := fd.Recv.List[0].Type
+		for {
+			if st, ok := recv.(*ast.StarExpr); ok {
+				recv = st.X
+				continue
+			}
+			if p, ok := recv.(*ast.ParenExpr); ok {
+				recv = p.X
+				continue
+			}
+			break
+		}
+		r.replace(recv.Pos(), recv.End(), in.name)
+		r.walk(fd, ctx{fn: &fnCtx{}})
+		r.gen = append(r.gen, r.genAt(fd, src))
+	}
+}
+
+// genAt returns the part the current edits make of a declaration copied
+// from the cell or an earlier one, placed where the declaration stands.
+func (r *rewriter) genAt(n ast.Node, src string) Part {
+	p := Part{Index: -1, orig: src}
+	p.Kind = cell.Decls
+	p.Src, p.spans = r.ed.apply()
+	pos := r.ch.Fset.Position(n.Pos())
+	p.Line, p.Col = pos.Line, pos.Column
+	if i := strings.IndexByte(pos.Filename, '['); i >= 0 {
+		p.Exec, _ = strconv.Atoi(strings.Trim(pos.Filename[i:], "[]"))
+	}
+	return p
 }
 
 // makeInstance writes the copy of a generic func for its type arguments.
@@ -94,15 +225,7 @@ func (r *rewriter) makeInstance(in instance) {
 	tp := in.decl.Type.TypeParams
 	r.replace(tp.Opening, tp.Closing+1, "")
 	r.walk(in.decl, ctx{fn: &fnCtx{}})
-	p := Part{Index: -1, orig: src}
-	p.Kind = cell.Decls
-	p.Src, p.spans = r.ed.apply()
-	pos := r.ch.Fset.Position(in.decl.Pos())
-	p.Line, p.Col = pos.Line, pos.Column
-	if i := strings.IndexByte(pos.Filename, '['); i >= 0 {
-		p.Exec, _ = strconv.Atoi(strings.Trim(pos.Filename[i:], "[]"))
-	}
-	r.gen = append(r.gen, p)
+	r.gen = append(r.gen, r.genAt(in.decl, src))
 }
 
 // substitute returns t with the type parameters of m replaced.

@@ -191,6 +191,7 @@ type rewriter struct {
 	pending []instance // generic instances to make
 
 	renamed  map[types.Object]string // locals of top-level statements, renamed
+	skip     map[ast.Node]bool       // nodes already lowered whole
 	wrapLoop bool                    // the top-level statement being lowered must run in a func literal
 }
 
@@ -283,9 +284,16 @@ func (r *rewriter) spell(t types.Type, inFunc bool) (string, error) {
 	if r.subst != nil {
 		t = substitute(t, r.subst)
 	}
-	return front.Spell(t, r.ch.Pkg, func(p *types.Package) string {
-		a := front.Alias(p.Path())
-		r.imports[a] = p.Path()
-		return a
-	}, inFunc)
+	return front.Speller{
+		Local: r.ch.Pkg,
+		Qualify: func(p *types.Package) string {
+			a := front.Alias(p.Path())
+			r.imports[a] = p.Path()
+			return a
+		},
+		InFunc: inFunc,
+		Instance: func(n *types.Named) (string, bool) {
+			return r.typeInstanceOf(n.Origin().Obj(), n.TypeArgs())
+		},
+	}.Spell(t)
 }

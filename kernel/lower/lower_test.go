@@ -134,6 +134,12 @@ func TestLoweredCellsRun(t *testing.T) {
 		{"loop variables per iteration at the top level", []string{`import "fmt"`,
 			"var fs []func()\nfor i := 0; i < 3; i++ { fs = append(fs, func() { fmt.Print(i) }) }\nfor _, s := range []string{\"a\", \"b\"} { fs = append(fs, func() { fmt.Print(s) }) }\nfor _, f := range fs { f() }"},
 			"012ab"},
+		{"constants are written with their values", []string{`import "fmt"`,
+			"const (\n\tp = float32(iota)\n\tq\n)\nconst (\n\ts = string(iota + 'a')\n\tt\n)\nconst (\n\tabit, amask = 1 << iota, 1<<iota - 1\n\tbbit, bmask\n)\n" +
+				"const chuge = 1 << 100\nconst f1 float64 = chuge >> 100\nconst half = 3. / 2.\nconst neg = -7\ntype W int\nconst (\n\tSun W = iota\n\tMon\n)",
+			"func f() string { const k = 'x' + 1; return string(rune(k)) }\nfmt.Println(q, t, bbit, bmask, f1, half, neg, Mon, f())"}, "1 b 2 1 1 1.5 -7 1 y\n"},
+		{"clear deletes NaN keys", []string{`import ("fmt"; "math")`,
+			"m := map[float64]int{math.NaN(): 1, math.NaN(): 2, 3: 4}\nclear(m)\nfmt.Println(len(m))"}, "0\n"},
 		{"min, max and clear", []string{`import "fmt"`,
 			"type C float64\na, b := 3, 5\nvar c C = 2.5\nm := map[string]int{\"x\": 1}\ns := []int{1, 2}\nclear(m)\nclear(s)\n" +
 				"fmt.Println(min(a, b), max(a, b, 4), min(1, 2.5), max(c, 1), min(\"b\", \"a\"), len(m), s)"},
@@ -153,6 +159,15 @@ func TestLoweredCellsRun(t *testing.T) {
 			"func Map[T, U any](xs []T, f func(T) U) []U { var out []U; for _, x := range xs { out = append(out, f(x)) }; return out }\nfunc G[T any](x T) T { return x }",
 			"xs := []int{1, 2, 3}\nys := Map(xs, func(i int) string { return fmt.Sprint(i * 2) })\ny := G(5)\nvar zs []string = Map(xs, func(i int) string { return \"z\" })\nfmt.Println(ys, y, zs, G[string](\"s\"))"},
 			"[2 4 6] 5 [z z z] s\n"},
+		{"generic types and their methods", []string{`import "fmt"`,
+			"type List[T any] struct { next *List[T]; val T }\nfunc (l *List[T]) Push(v T) *List[T] { return &List[T]{next: l, val: v} }\n" +
+				"func (l *List[T]) All() []T { var out []T; for ; l != nil; l = l.next { out = append(out, l.val) }; return out }\n" +
+				"type Pair[K comparable, V any] struct { Key K; Val V }\nfunc Of[K comparable, V any](k K, v V) Pair[K, V] { return Pair[K, V]{k, v} }",
+			"var l *List[string]\nl = l.Push(\"a\").Push(\"b\")\np := Of(\"x\", List[int]{val: 3})\nfmt.Println(l.All(), p.Key, p.Val.val)"},
+			"[b a] x 3\n"},
+		{"a type switch in a generic func whose cases coincide", []string{`import "fmt"`,
+			"func kind[T any](x T) string { switch any(x).(type) { case T: return \"T\"; case int32: return \"int32\" }; return \"other\" }",
+			"fmt.Println(kind(int32(1)), kind(\"s\"))"}, "T T\n"},
 		{"top-level type switch and comma-ok", []string{`import "fmt"`,
 			"type Shape interface{ Area() float64 }\ntype Sq struct{ s float64 }\nfunc (q Sq) Area() float64 { return q.s * q.s }\nvar sh Shape = Sq{2}",
 			"switch v := sh.(type) {\ncase Sq:\n\tfmt.Println(\"sq\", v.s)\n}\nif s, ok := sh.(Sq); ok { fmt.Println(\"ok\", s.s) }\ns2, ok2 := sh.(Sq)\nm := map[string]int{\"a\": 1}\nv, ok := m[\"a\"]\nfmt.Println(s2, ok2, v, ok)"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"go/types"
 	"sort"
 	"strings"
 
@@ -176,4 +177,54 @@ func (r *rewriter) hoistedDefine(as *ast.AssignStmt) bool {
 		}
 	}
 	return false
+}
+
+// foldConsts writes each constant of a const declaration with its value,
+// computed by the checker: the interpreter fails on some constant
+// expressions (iota in conversions, "constant definition loop"; shifts of
+// constants beyond 64 bits), never on literals. Names keep their lines.
+func (r *rewriter) foldConsts(gd *ast.GenDecl, c ctx) {
+	var specs [][]string // per spec, "name T = value" for each name
+	for _, s := range gd.Specs {
+		sp := s.(*ast.ValueSpec)
+		var texts []string
+		for _, id := range sp.Names {
+			obj, _ := r.info.Defs[id].(*types.Const)
+			if obj == nil {
+				if id.Name == "_" {
+					continue
+				}
+				return
+			}
+			val := front.Literal(obj.Val(), obj.Type())
+			if val == "" {
+				return
+			}
+			typ := ""
+			if b, ok := obj.Type().(*types.Basic); !ok || b.Info()&types.IsUntyped == 0 {
+				t, err := r.spell(obj.Type(), !c.fn.top)
+				if err != nil {
+					return
+				}
+				typ = " " + t
+			}
+			name := id.Name
+			if name == "_" {
+				name = r.name("blank")
+			}
+			texts = append(texts, name+typ+" = "+val)
+		}
+		specs = append(specs, texts)
+	}
+	pad := func(from, to token.Pos) string {
+		return strings.Repeat("\n", strings.Count(r.ed.src[r.off(from):r.off(to)], "\n"))
+	}
+	if !gd.Lparen.IsValid() {
+		text := "const (" + strings.Join(specs[0], "; ") + ")"
+		r.replace(gd.Pos(), gd.End(), text+pad(gd.Pos(), gd.End()))
+		return
+	}
+	for i, s := range gd.Specs {
+		r.replace(s.Pos(), s.End(), strings.Join(specs[i], "; ")+pad(s.Pos(), s.End()))
+	}
 }

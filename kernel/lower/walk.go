@@ -78,6 +78,9 @@ func (r *rewriter) topStmt(s ast.Stmt, fn *fnCtx) {
 
 // walk lowers n and what it contains.
 func (r *rewriter) walk(n ast.Node, c ctx) {
+	if r.skip[n] {
+		return
+	}
 	switch n := n.(type) {
 	case *ast.FuncDecl:
 		r.funcDecl(n)
@@ -89,6 +92,11 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		sig, _ := r.info.TypeOf(n).(*types.Signature)
 		r.walkFunc(n.Body, sig)
 		return
+	case *ast.GenDecl:
+		if n.Tok == token.CONST {
+			r.foldConsts(n, c)
+			return
+		}
 	case *ast.LabeledStmt:
 		c.label, c.labeled = n.Label.Name, n
 		r.walk(n.Stmt, c)
@@ -105,7 +113,10 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 	case *ast.ForStmt:
 		r.forVars(n, c)
 		c = c.push(target{label: c.label, loop: true})
-	case *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt:
+	case *ast.TypeSwitchStmt:
+		r.dedupCases(n)
+		c = c.push(target{label: c.label})
+	case *ast.SwitchStmt, *ast.SelectStmt:
 		c = c.push(target{label: c.label})
 	case *ast.BranchStmt:
 		r.branch(n, c)
@@ -138,6 +149,45 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 	}
 	c.label, c.labeled = "", nil
 	children(n, func(m ast.Node) { r.walk(m, c) })
+}
+
+// dedupCases handles a type switch in a copy of generic code, where a case
+// type may have become the same as another (Go allows `case T, int` with a
+// type parameter T): the first case with a type wins, as when the switch
+// runs, and a later one becomes a type no value has.
+func (r *rewriter) dedupCases(n *ast.TypeSwitchStmt) {
+	if r.subst == nil {
+		return
+	}
+	var seen []types.Type
+	for _, cc := range n.Body.List {
+		for _, x := range cc.(*ast.CaseClause).List {
+			t := r.typeOf(x)
+			if t == nil || isNil(r.info, x) {
+				continue
+			}
+			dup := false
+			for _, u := range seen {
+				if types.Identical(t, u) {
+					dup = true
+				}
+			}
+			if !dup {
+				seen = append(seen, t)
+				continue
+			}
+			r.replace(x.Pos(), x.End(), "struct{ "+r.name("never")+" byte }")
+			if r.skip == nil {
+				r.skip = map[ast.Node]bool{}
+			}
+			r.skip[x] = true
+		}
+	}
+}
+
+func isNil(info *types.Info, x ast.Expr) bool {
+	tv, ok := info.Types[x]
+	return ok && tv.IsNil()
 }
 
 // funcSig returns the signature of a declared func.
