@@ -163,3 +163,28 @@ def test_goto_out_of_range_over_func_refused(k):
     assert_error(k, "func seq(yield func(int) bool) { yield(1) }\n"
                     "func f() {\n\tfor range seq {\n\t\tgoto done\n\t}\ndone:\n}",
                  "4:3: goto done leaves the body of a range over a func")
+
+
+def test_gantry_packages_are_type_checked(k):
+    """Cells see gantry/display, input, comm and sdk as the interpreter
+    does: from the executor's symbol tables."""
+    k.ok('import ("fmt"; "gantry/display"; "gantry/sdk")')
+    k.ok('var page display.Bundle = display.HTML("<b>hi</b>")\n'
+         'cfg := sdk.ScriptRunConfig{Script: "train.py", Arguments: []string{"--alpha", "1"}}')
+    assert_error(k, 'fmt.Println("ran")\nvar n int = cfg.Script', "cannot use cfg.Script (variable of type string) as int value")
+    reply, out = k.run('fmt.Println("ran")\ndisplay.Nope()')
+    assert "ran" not in stdout_of(out)
+    assert "undefined: display.Nope" in error_text(out, reply)
+
+
+def test_required_module_is_type_checked(kernel_factory, tmp_path):
+    """A module %require fetched is type-checked from its source, as the
+    interpreter loads it."""
+    k = kernel_factory(env={"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOSUMDB": "off",
+                            "GANTRY_GOPATH": str(tmp_path / "gopath")})
+    k.ok("%require github.com/google/uuid@v1.6.0", timeout=300)
+    k.ok('import ("fmt"; "github.com/google/uuid")')
+    assert k.value("len(uuid.NewString())") == "36"
+    reply, out = k.run('fmt.Println("ran")\nvar id uuid.UUID = uuid.NewString()')
+    assert "ran" not in stdout_of(out)
+    assert "cannot use uuid.NewString() (value of type string) as uuid.UUID value" in error_text(out, reply)
