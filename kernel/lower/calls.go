@@ -300,13 +300,14 @@ func (r *rewriter) funcDecl(n *ast.FuncDecl) {
 		r.replace(n.Name.Pos(), n.Name.End(), MainFunc)
 		r.res.Main = true
 	}
-	if r.subst != nil {
-		// A copy of a generic func: its parameters and results name the
-		// type arguments.
-		r.walk(n.Type.Params, ctx{fn: &fnCtx{}})
-		if n.Type.Results != nil {
-			r.walk(n.Type.Results, ctx{fn: &fnCtx{}})
-		}
+	// Parameters and results may name instances of generic types, and in a
+	// copy of a generic func, its type parameters.
+	r.walk(n.Type.Params, ctx{fn: &fnCtx{}})
+	if n.Type.Results != nil {
+		r.walk(n.Type.Results, ctx{fn: &fnCtx{}})
+	}
+	if n.Recv != nil && r.subst == nil {
+		r.walk(n.Recv, ctx{fn: &fnCtx{}})
 	}
 }
 

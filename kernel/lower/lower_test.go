@@ -3,6 +3,8 @@ package lower
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"go/token"
 	"strings"
 	"testing"
@@ -63,11 +65,19 @@ func (in *interpreter) run(src string) (string, error) {
 		}
 	}
 	var decls []string
-	flush := func() error {
+	flush := func() (err error) {
 		if len(decls) == 0 {
 			return nil
 		}
-		_, err := in.i.Eval("package main\n" + strings.Join(decls, "\n"))
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("yaegi panicked: %v", p)
+			}
+		}()
+		if f := os.Getenv("DUMP"); f != "" {
+			os.WriteFile(f, []byte("package main\n"+strings.Join(decls, "\n")), 0o644)
+		}
+		_, err = in.i.Eval("package main\n" + strings.Join(decls, "\n"))
 		decls = nil
 		return err
 	}
@@ -138,6 +148,9 @@ func TestLoweredCellsRun(t *testing.T) {
 			"const (\n\tp = float32(iota)\n\tq\n)\nconst (\n\ts = string(iota + 'a')\n\tt\n)\nconst (\n\tabit, amask = 1 << iota, 1<<iota - 1\n\tbbit, bmask\n)\n" +
 				"const chuge = 1 << 100\nconst f1 float64 = chuge >> 100\nconst half = 3. / 2.\nconst neg = -7\ntype W int\nconst (\n\tSun W = iota\n\tMon\n)",
 			"func f() string { const k = 'x' + 1; return string(rune(k)) }\nfmt.Println(q, t, bbit, bmask, f1, half, neg, Mon, f())"}, "1 b 2 1 1 1.5 -7 1 y\n"},
+		{"a call defined together with a composite literal", []string{`import "fmt"`,
+			"type P struct{ x int }\nfunc f() []int { return []int{7} }\nfunc g() { got, want := f(), []int{1}; a, p := f(), &P{2}; fmt.Println(got, want, a, p.x) }",
+			"g()\nif got, want := f(), []int{1}; len(got) > 0 { fmt.Println(got, want) }"}, "[7] [1] [7] 2\n[7] [1]\n"},
 		{"clear deletes NaN keys", []string{`import ("fmt"; "math")`,
 			"m := map[float64]int{math.NaN(): 1, math.NaN(): 2, 3: 4}\nclear(m)\nfmt.Println(len(m))"}, "0\n"},
 		{"min, max and clear", []string{`import "fmt"`,

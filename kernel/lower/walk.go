@@ -90,6 +90,7 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		return
 	case *ast.FuncLit:
 		sig, _ := r.info.TypeOf(n).(*types.Signature)
+		r.walk(n.Type, ctx{fn: &fnCtx{}})
 		r.walkFunc(n.Body, sig)
 		return
 	case *ast.GenDecl:
@@ -146,9 +147,36 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		if r.clearStmt(n, c) {
 			return
 		}
+	case *ast.AssignStmt:
+		r.parallelDefine(n, c)
 	}
 	c.label, c.labeled = "", nil
 	children(n, func(m ast.Node) { r.walk(m, c) })
+}
+
+// parallelDefine works around the interpreter losing the value of a call
+// defined together with a composite literal (`got, want := f(), []int{1}`
+// leaves got empty): each composite literal there comes from a func
+// literal instead.
+func (r *rewriter) parallelDefine(n *ast.AssignStmt, c ctx) {
+	if n.Tok != token.DEFINE || len(n.Rhs) < 2 {
+		return
+	}
+	for _, x := range n.Rhs {
+		lit := ast.Unparen(x)
+		if u, ok := lit.(*ast.UnaryExpr); ok && u.Op == token.AND {
+			lit = ast.Unparen(u.X)
+		}
+		if _, ok := lit.(*ast.CompositeLit); !ok {
+			continue
+		}
+		t, err := r.spell(r.typeOf(x), true)
+		if err != nil {
+			continue
+		}
+		r.insert(x.Pos(), "func() "+t+" { return ")
+		r.insert(x.End(), " }()")
+	}
 }
 
 // dedupCases handles a type switch in a copy of generic code, where a case
