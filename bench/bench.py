@@ -41,7 +41,7 @@ import psutil
 from jupyter_client import KernelManager
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "bin" / "gantry"
+BIN = Path(os.environ.get("GANTRY_BIN", ROOT / "bin" / "gantry"))  # another build to compare, e.g. main's
 HANG = 300
 
 CODE = {

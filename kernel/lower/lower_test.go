@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"go/token"
 	"strings"
 	"testing"
@@ -74,9 +73,6 @@ func (in *interpreter) run(src string) (string, error) {
 				err = fmt.Errorf("yaegi panicked: %v", p)
 			}
 		}()
-		if f := os.Getenv("DUMP"); f != "" {
-			os.WriteFile(f, []byte("package main\n"+strings.Join(decls, "\n")), 0o644)
-		}
 		_, err = in.i.Eval("package main\n" + strings.Join(decls, "\n"))
 		decls = nil
 		return err
