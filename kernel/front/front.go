@@ -83,7 +83,8 @@ type Checked struct {
 	Hoisted map[string]types.Type
 
 	sess  *Session
-	files []*ast.File // the cell's file (first), then stubs
+	files []*ast.File            // the cell's file (first), then stubs
+	srcs  map[*token.File]string // sources of the cell's file and of whole declarations of earlier cells
 }
 
 // A Session checks the cells of one interpreter, in the order they run.
@@ -91,16 +92,15 @@ type Checked struct {
 type Session struct {
 	fset    *token.FileSet
 	imp     *importer.Importer
-	decls   map[string]*decl       // by name; methods as "T.M"
-	methods map[string][]string    // receiver base type -> method keys
-	imports map[string]string      // import name -> path, imported by cells
-	dots    []string               // paths dot-imported by cells
-	srcs    map[*token.File]string // the source of every cell file parsed
+	decls   map[string]*decl    // by name; methods as "T.M"
+	methods map[string][]string // receiver base type -> method keys
+	imports map[string]string   // import name -> path, imported by cells
+	dots    []string            // paths dot-imported by cells
 }
 
 // New returns a Session that imports through imp and parses into fset.
 func New(fset *token.FileSet, imp *importer.Importer) *Session {
-	s := &Session{fset: fset, imp: imp, srcs: map[*token.File]string{}}
+	s := &Session{fset: fset, imp: imp}
 	s.Reset()
 	return s
 }
@@ -166,7 +166,7 @@ func (s *Session) parse(c Cell) (*Checked, error) {
 		return nil, &Unjudged{Reason: "the cell does not parse as one file: " + err.Error()}
 	}
 	file := s.fset.File(f.Pos())
-	s.srcs[file] = src
+	ch.srcs = map[*token.File]string{file: src}
 	ch.Func = f.Decls[len(f.Decls)-1].(*ast.FuncDecl)
 	for i, k := range c.Chunks {
 		chunk := Chunk{Chunk: k, file: file, base: spans[i].from}
@@ -195,7 +195,7 @@ func (s *Session) check(ch *Checked) error {
 	f := ch.files[0]
 	cellNames := ch.declaredNames()
 	used := usedNames(f)
-	stubs, err := s.closure(used, cellNames)
+	stubs, err := s.closure(used, cellNames, ch.srcs)
 	if err != nil {
 		return err
 	}

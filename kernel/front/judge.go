@@ -40,7 +40,7 @@ func (ch *Checked) Source(n ast.Node) (text string, base token.Pos, ok bool) {
 	if f == nil {
 		return "", token.NoPos, false
 	}
-	src, ok := ch.sess.srcs[f]
+	src, ok := ch.srcs[f]
 	if !ok {
 		return "", token.NoPos, false
 	}

@@ -24,12 +24,18 @@ type decl struct {
 	imports map[string]string // import names the stub uses -> path
 	refs    []string          // identifiers the stub (and full) use
 	opaque  string            // why later cells cannot see it; "" if they can
+
+	// The source of the cell a generic declaration (or a method of a
+	// generic type) came from, for the copies lowering makes of it.
+	file *token.File
+	src  string
 }
 
 // closure returns the stub files a cell needs: the declarations it may
 // use (by name), those these use, and the methods of every type among
 // them, leaving out what the cell declares itself.
-func (s *Session) closure(used, declared map[string]bool) ([]*ast.File, error) {
+// The sources of copied declarations go to srcs.
+func (s *Session) closure(used, declared map[string]bool, srcs map[*token.File]string) ([]*ast.File, error) {
 	var order []*decl
 	seen := map[string]bool{}
 	var visit func(name string) error
@@ -44,6 +50,9 @@ func (s *Session) closure(used, declared map[string]bool) ([]*ast.File, error) {
 		seen[name] = true
 		if d.opaque != "" {
 			return &Unjudged{Reason: fmt.Sprintf("%s is not known to the checker: %s", name, d.opaque)}
+		}
+		if d.file != nil {
+			srcs[d.file] = d.src
 		}
 		order = append(order, d)
 		for _, r := range d.refs {
@@ -254,6 +263,8 @@ func (s *Session) commitDecl(ch *Checked, d ast.Decl, env map[string]string, spe
 			// Copies are made of generic funcs and of the methods of generic
 			// types for each list of type arguments: keep their bodies.
 			e.full = d
+			e.file = ch.Fset.File(d.Pos())
+			e.src = ch.srcs[e.file]
 		}
 		if d.Recv != nil && len(d.Recv.List) > 0 {
 			e.recv = recvBase(d.Recv.List[0].Type)
@@ -272,6 +283,10 @@ func (s *Session) commitDecl(ch *Checked, d ast.Decl, env map[string]string, spe
 					continue
 				}
 				e := &decl{name: sp.Name.Name, node: &ast.GenDecl{Tok: token.TYPE, Specs: []ast.Spec{sp}}}
+				if sp.TypeParams != nil {
+					e.file = ch.Fset.File(sp.Pos())
+					e.src = ch.srcs[e.file]
+				}
 				e.refs, e.imports = refsOf(e.node, env)
 				// A type declared again starts without methods.
 				for _, m := range s.methods[e.name] {
