@@ -149,9 +149,30 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		}
 	case *ast.AssignStmt:
 		r.parallelDefine(n, c)
+		for _, l := range n.Lhs {
+			r.packageVar(l)
+		}
+	case *ast.IncDecStmt:
+		r.packageVar(n.X)
 	}
 	c.label, c.labeled = "", nil
 	children(n, func(m ast.Node) { r.walk(m, c) })
+}
+
+// packageVar lets an assignment to a variable of an imported package
+// through: the interpreter takes `runtime.MemProfileRate = n` for an
+// assignment to a constant, but not `*&runtime.MemProfileRate = n`.
+func (r *rewriter) packageVar(x ast.Expr) {
+	sel, ok := ast.Unparen(x).(*ast.SelectorExpr)
+	if !ok {
+		return
+	}
+	if _, ok := sel.X.(*ast.Ident); !ok {
+		return
+	}
+	if v, ok := r.info.Uses[sel.Sel].(*types.Var); ok && v.Pkg() != nil && v.Pkg() != r.ch.Pkg && !v.IsField() {
+		r.insert(x.Pos(), "*&")
+	}
 }
 
 // parallelDefine works around the interpreter losing the value of a call
