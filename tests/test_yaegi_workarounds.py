@@ -58,3 +58,25 @@ def test_cell_the_checker_cannot_judge_still_runs(k):
     k.ok("type Unit int\nfunc half(u Unit) Unit { return u / 2 }")
     k.ok("type Unit string")
     assert k.value("half(8)") == "4"
+
+
+def test_call_defined_with_composite_literal(k):
+    """yaegi loses the call's value in `got, want := f(), []int{1}`."""
+    k.ok("func three() []int { return []int{1, 2, 3} }")
+    assert k.value("got, want := three(), []int{1, 2, 3}\nlen(got) == len(want)") == "true"
+
+
+def test_assign_to_variable_of_imported_package(k):
+    """yaegi takes `pkg.Var = x` for an assignment to a constant."""
+    k.ok('import "runtime"')
+    assert k.value("old := runtime.MemProfileRate\nruntime.MemProfileRate = 4096\n"
+                   "v := runtime.MemProfileRate\nruntime.MemProfileRate = old\nv") == "4096"
+
+
+def test_generic_type_instance(k):
+    """yaegi fails on many instances of generic types; the kernel declares
+    a concrete copy of the type and its methods."""
+    k.ok("type Stack[T any] struct{ items []T }\n"
+         "func (s *Stack[T]) Push(v T) { s.items = append(s.items, v) }\n"
+         "func (s *Stack[T]) Pop() T { v := s.items[len(s.items)-1]; s.items = s.items[:len(s.items)-1]; return v }")
+    assert k.value('s := &Stack[string]{}\ns.Push("a")\ns.Push("b")\ns.Pop() + s.Pop()') == '"ba"'

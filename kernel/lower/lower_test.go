@@ -148,7 +148,7 @@ func TestLoweredCellsRun(t *testing.T) {
 			"type P struct{ x int }\nfunc f() []int { return []int{7} }\nfunc g() { got, want := f(), []int{1}; a, p := f(), &P{2}; fmt.Println(got, want, a, p.x) }",
 			"g()\nif got, want := f(), []int{1}; len(got) > 0 { fmt.Println(got, want) }"}, "[7] [1] [7] 2\n[7] [1]\n"},
 		{"assignments to variables of imported packages", []string{`import ("fmt"; "runtime")`,
-			"old := runtime.MemProfileRate\nruntime.MemProfileRate = 16 * 1024\nruntime.MemProfileRate++\nfmt.Println(runtime.MemProfileRate)\nruntime.MemProfileRate = old"}, "16385\n"},
+			"old := runtime.MemProfileRate\nruntime.MemProfileRate = 16 * 1024\nruntime.MemProfileRate++\nv := runtime.MemProfileRate\nruntime.MemProfileRate = old\nfmt.Println(v, runtime.MemProfileRate == old)"}, "16385 true\n"},
 		{"clear deletes NaN keys", []string{`import ("fmt"; "math")`,
 			"m := map[float64]int{math.NaN(): 1, math.NaN(): 2, 3: 4}\nclear(m)\nfmt.Println(len(m))"}, "0\n"},
 		{"min, max and clear", []string{`import "fmt"`,

@@ -149,30 +149,35 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		}
 	case *ast.AssignStmt:
 		r.parallelDefine(n, c)
-		for _, l := range n.Lhs {
-			r.packageVar(l)
+	case *ast.SelectorExpr:
+		if r.packageVar(n) {
+			return
 		}
-	case *ast.IncDecStmt:
-		r.packageVar(n.X)
 	}
 	c.label, c.labeled = "", nil
 	children(n, func(m ast.Node) { r.walk(m, c) })
 }
 
-// packageVar lets an assignment to a variable of an imported package
-// through: the interpreter takes `runtime.MemProfileRate = n` for an
-// assignment to a constant, but not `*&runtime.MemProfileRate = n`.
-func (r *rewriter) packageVar(x ast.Expr) {
-	sel, ok := ast.Unparen(x).(*ast.SelectorExpr)
+// packageVar lowers a use of a variable of an imported package, pkg.V, to
+// (*&pkg.V); it reports whether it did. The interpreter reads pkg.V when
+// it compiles the code, as if it were a constant (a later change is not
+// seen, and an assignment is refused: "cannot assign to ... (constant)"),
+// but reads and writes through the pointer when the code runs.
+func (r *rewriter) packageVar(sel *ast.SelectorExpr) bool {
+	pkg, ok := sel.X.(*ast.Ident)
 	if !ok {
-		return
+		return false
 	}
-	if _, ok := sel.X.(*ast.Ident); !ok {
-		return
+	if _, ok := r.info.Uses[pkg].(*types.PkgName); !ok {
+		return false
 	}
-	if v, ok := r.info.Uses[sel.Sel].(*types.Var); ok && v.Pkg() != nil && v.Pkg() != r.ch.Pkg && !v.IsField() {
-		r.insert(x.Pos(), "*&")
+	v, ok := r.info.Uses[sel.Sel].(*types.Var)
+	if !ok || v.IsField() {
+		return false
 	}
+	r.insert(sel.Pos(), "(*&")
+	r.insert(sel.End(), ")")
+	return true
 }
 
 // parallelDefine works around the interpreter losing the value of a call
