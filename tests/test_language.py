@@ -188,3 +188,11 @@ def test_required_module_is_type_checked(kernel_factory, tmp_path):
     reply, out = k.run('fmt.Println("ran")\nvar id uuid.UUID = uuid.NewString()')
     assert "ran" not in stdout_of(out)
     assert "cannot use uuid.NewString() (value of type string) as uuid.UUID value" in error_text(out, reply)
+
+
+def test_names_of_a_cell_that_panicked_stay_defined(k):
+    """A cell that fails when it runs (not when it compiles) defines its
+    names, as the interpreter does: later cells may use them."""
+    reply, _ = k.run('partial := 1\npanic("stop")\nnever := 2')
+    assert reply["content"]["status"] == "error"
+    assert k.value("partial + never") == "1"

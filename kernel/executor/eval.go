@@ -249,6 +249,12 @@ func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last i
 			return nil, err
 		}
 	}
+	// The interpreter has every name the statements define once they
+	// compiled, also if one of them fails when it runs: later cells see
+	// them.
+	for k := range stmts {
+		ran[stmts[k].Index] = true
+	}
 	for k := range stmts {
 		p := &stmts[k]
 		b, err := s.runStmts(ctx, compiled[k])
@@ -258,7 +264,6 @@ func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last i
 		if p.Index == last {
 			result = b
 		}
-		ran[p.Index] = true
 	}
 	res.Done()
 	if res.Main {
