@@ -143,7 +143,7 @@ func TestLoweredCellsRun(t *testing.T) {
 		{"constants are written with their values", []string{`import "fmt"`,
 			"const (\n\tp = float32(iota)\n\tq\n)\nconst (\n\ts = string(iota + 'a')\n\tt\n)\nconst (\n\tabit, amask = 1 << iota, 1<<iota - 1\n\tbbit, bmask\n)\n" +
 				"const chuge = 1 << 100\nconst f1 float64 = chuge >> 100\nconst half = 3. / 2.\nconst neg = -7\ntype W int\nconst (\n\tSun W = iota\n\tMon\n)",
-			"func f() string { const k = 'x' + 1; return string(rune(k)) }\nfmt.Println(q, t, bbit, bmask, f1, half, neg, Mon, f())"}, "1 b 2 1 1 1.5 -7 1 y\n"},
+			"func f() string { const k = 'x' + 1; return string(rune(k)) }\nvar g float64 = chuge >> 99\nvar h float32 = 1e-45 * 1.5\nfmt.Println(q, t, bbit, bmask, f1, half, neg, Mon, f(), g, h > 0, 1<<62*2 > 0)"}, "1 b 2 1 1 1.5 -7 1 y 2 true true\n"},
 		{"a call defined together with a composite literal", []string{`import "fmt"`,
 			"type P struct{ x int }\nfunc f() []int { return []int{7} }\nfunc g() { got, want := f(), []int{1}; a, p := f(), &P{2}; fmt.Println(got, want, a, p.x) }",
 			"g()\nif got, want := f(), []int{1}; len(got) > 0 { fmt.Println(got, want) }"}, "[7] [1] [7] 2\n[7] [1]\n"},

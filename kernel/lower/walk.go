@@ -6,6 +6,8 @@ import (
 	"go/token"
 	"go/types"
 	"strings"
+
+	"gantry/kernel/front"
 )
 
 // A fnCtx is the function a statement belongs to: a func declaration or
@@ -79,6 +81,9 @@ func (r *rewriter) topStmt(s ast.Stmt, fn *fnCtx) {
 // walk lowers n and what it contains.
 func (r *rewriter) walk(n ast.Node, c ctx) {
 	if r.skip[n] {
+		return
+	}
+	if x, ok := n.(ast.Expr); ok && r.foldConst(x, c) {
 		return
 	}
 	switch n := n.(type) {
@@ -156,6 +161,36 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 	}
 	c.label, c.labeled = "", nil
 	children(n, func(m ast.Node) { r.walk(m, c) })
+}
+
+// foldConst writes a constant expression (not a literal or a name) as its
+// value, computed by the checker; it reports whether it did. The
+// interpreter computes some constant expressions wrongly: beyond 64 bits
+// ("constant ... overflows int64"), or untyped floats converted to
+// float32.
+func (r *rewriter) foldConst(x ast.Expr, c ctx) bool {
+	switch x.(type) {
+	case *ast.BinaryExpr, *ast.UnaryExpr, *ast.ParenExpr, *ast.CallExpr:
+	default:
+		return false
+	}
+	tv, ok := r.info.Types[x]
+	if !ok || tv.Value == nil {
+		return false
+	}
+	lit := front.Literal(tv.Value, tv.Type)
+	if lit == "" {
+		return false
+	}
+	if b, ok := tv.Type.(*types.Basic); !ok || b.Info()&types.IsUntyped == 0 {
+		t, err := r.spell(tv.Type, !c.fn.top)
+		if err != nil {
+			return false
+		}
+		lit = "(" + t + ")(" + lit + ")"
+	}
+	r.replace(x.Pos(), x.End(), lit)
+	return true
 }
 
 // packageVar lowers a use of a variable of an imported package, pkg.V, to
