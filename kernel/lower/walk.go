@@ -114,6 +114,7 @@ func (r *rewriter) walk(n ast.Node, c ctx) {
 		}
 		if !lowered {
 			r.rangeVars(n, c)
+			r.rangeAssign(n)
 		}
 		c = c.push(target{label: c.label, loop: true})
 	case *ast.ForStmt:
@@ -238,6 +239,30 @@ func (r *rewriter) parallelDefine(n *ast.AssignStmt, c ctx) {
 		r.insert(x.Pos(), "func() "+t+" { return ")
 		r.insert(x.End(), " }()")
 	}
+}
+
+// rangeAssign lowers `for k, v = range x` (assigning variables declared
+// elsewhere), which the interpreter gets wrong (k keeps its old value), to
+// `for k_, v_ := range x { k, v = k_, v_; ... }`.
+func (r *rewriter) rangeAssign(n *ast.RangeStmt) {
+	if n.Tok != token.ASSIGN || n.Key == nil {
+		return
+	}
+	var fresh, vars []string
+	for _, x := range []ast.Expr{n.Key, n.Value} {
+		if x == nil {
+			continue
+		}
+		name := r.name("k")
+		fresh = append(fresh, name)
+		if isBlank(x) {
+			vars = append(vars, "_")
+		} else {
+			vars = append(vars, r.exprText(x))
+		}
+	}
+	r.replace(n.Key.Pos(), n.TokPos+1, strings.Join(fresh, ", ")+" :=")
+	r.insert(n.Body.Lbrace+1, " "+strings.Join(vars, ", ")+" = "+strings.Join(fresh, ", ")+";")
 }
 
 // dedupCases handles a type switch in a copy of generic code, where a case
