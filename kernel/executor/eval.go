@@ -216,6 +216,9 @@ func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last i
 				poss[k] = posOf(&unit[k])
 			}
 			err = s.evalDeclParts(ctx, unit, poss)
+			if err == nil {
+				res.Done() // the generated declarations are in the interpreter
+			}
 			for _, q := range unit[:len(unit)-1] {
 				if err == nil && q.Index >= 0 {
 					ran[q.Index] = true
@@ -265,7 +268,6 @@ func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last i
 			result = b
 		}
 	}
-	res.Done()
 	if res.Main {
 		if _, err := s.run(ctx, lower.MainFunc+"()", cell.Stmts, chunkPos{exec: s.curExec, line: line, col: 1}); err != nil {
 			return nil, err
