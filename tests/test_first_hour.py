@@ -290,3 +290,20 @@ def test_pip_no_match_comes_back_with_a_hint(k, tmp_path):
     assert f"find-links: [{project / 'wheels'}]" in out, out
     assert "hint: pip found no distribution of tinypin==0.2.0" in out, out
     assert f"--find-links {project / 'wheels'}, which holds tinypin-0.1.0-py3-none-any.whl" in out, out
+
+
+def test_nil_error_as_last_line_shows_nothing(k):
+    """`ws.Close()` as a notebook's last cell printed <nil>: a nil error (any
+    nil interface) as the trailing value shows nothing, as IPython shows
+    nothing for None; a non-nil error and a nil pointer still show."""
+    k.ok('import "errors"\nfunc closeIt() error { return nil }\nfunc failIt() error { return errors.New("it broke") }')
+    _, outputs = k.ok("closeIt()")
+    assert not [o for o in outputs if o["msg_type"] == "execute_result"], outputs
+    _, outputs = k.ok("var anyNil any\nanyNil")
+    assert not [o for o in outputs if o["msg_type"] == "execute_result"], outputs
+    _, outputs = k.ok("failIt()")
+    results = [o for o in outputs if o["msg_type"] == "execute_result"]
+    assert results and "it broke" in results[0]["content"]["data"]["text/plain"], outputs
+    _, outputs = k.ok("var nilPtr *int\nnilPtr")
+    results = [o for o in outputs if o["msg_type"] == "execute_result"]
+    assert results and results[0]["content"]["data"]["text/plain"] == "<nil>", outputs

@@ -524,6 +524,11 @@ func (s *session) runStmts(ctx context.Context, st *compiledStmts) (*frame.Bundl
 	if err != nil || !v.IsValid() {
 		return nil, err
 	}
+	if v.Interface() == nil {
+		// A nil interface, a nil error above all (ws.Close() as the last
+		// line), shows nothing, as IPython shows nothing for None.
+		return nil, nil
+	}
 	if b, ok := s.renderMethods(ctx); ok {
 		return b, nil
 	}
