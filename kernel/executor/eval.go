@@ -703,6 +703,9 @@ func (s *session) runProgram(ctx context.Context, prog *interp.Program) (reflect
 	if r.err != nil {
 		var p interp.Panic
 		if errors.As(r.err, &p) {
+			if u, ok := unread(p.Value); ok {
+				return reflect.Value{}, u.frame()
+			}
 			return reflect.Value{}, s.panicError(p)
 		}
 		return reflect.Value{}, s.cellError("RuntimeError", r.err)
@@ -859,6 +862,39 @@ func (s *session) cellPos(msg string) string {
 func (s *session) cellError(name string, err error) *frame.Error {
 	msg := s.cellPos(err.Error())
 	return &frame.Error{Name: name, Value: msg, Traceback: []string{name + ": " + msg}}
+}
+
+// An unreadError stops a cell at an error that a top-level statement set
+// and no later line of the cell reads (package lower, StopOnErrFunc).
+type unreadError struct {
+	err   error
+	where string // cell[N]:LINE:COL of the statement
+}
+
+// unread finds the unreadError a panic carries: the interpreter may hand
+// over the value itself or wrapped in a reflect.Value.
+func unread(v any) (*unreadError, bool) {
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		v = rv.Interface()
+	}
+	u, ok := v.(*unreadError)
+	return u, ok
+}
+
+// newUnreadError is gantry/cellrt.Unread, which the prelude's
+// __gantry_stopOnErr panics with.
+func newUnreadError(err error, where string) any { return &unreadError{err: err, where: where} }
+
+// frame reports the error as the cell's error: its type as the name, its
+// text at the statement's place, and why the cell stopped.
+func (u *unreadError) frame() *frame.Error {
+	name := fmt.Sprintf("%T", u.err)
+	val := u.where + ": " + u.err.Error()
+	return &frame.Error{Name: name, Value: val, Traceback: []string{
+		name + ": " + val,
+		"(the statement at " + u.where + " set an error that no later line of the cell reads, so the cell stopped there; " +
+			"read it to handle it yourself, e.g. if err != nil { ... }, or discard it with _)",
+	}}
 }
 
 // panicError turns an interpreter panic into a Go-style traceback with

@@ -147,6 +147,9 @@ func (s *session) reset() error {
 	if err := use(s.comms.symbols()); err != nil {
 		return fmt.Errorf("load gantry/comm: %w", err)
 	}
+	if err := use(interp.Exports{"gantry/cellrt/cellrt": {"Unread": reflect.ValueOf(newUnreadError)}}); err != nil {
+		return fmt.Errorf("load the cells' runtime: %w", err)
+	}
 	if _, err := i.Eval(prelude); err != nil {
 		return fmt.Errorf("load prelude: %w", err)
 	}
@@ -170,7 +173,14 @@ func (s *session) reset() error {
 const prelude = `import (
 	__gantry_display "gantry/display"
 	__gantry_fmt "fmt"
+	__gantry_cellrt "gantry/cellrt"
 )
+
+func __gantry_stopOnErr(err error, where string) {
+	if err != nil {
+		panic(__gantry_cellrt.Unread(err, where))
+	}
+}
 
 func __gantry_keep(v any) any { return v }
 func __gantry_asBundle(v __gantry_display.MIMEBundler) __gantry_display.Bundle { return v.MIMEBundle() }

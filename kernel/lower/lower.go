@@ -17,7 +17,9 @@
 //     the end of the cell;
 //   - func main, which runs once when its cell runs, as `go run` runs it;
 //   - comma-ok type assertions and type switches at the top level of a
-//     cell, which the interpreter loses there, into func literals.
+//     cell, which the interpreter loses there, into func literals;
+//   - a top-level statement that sets an error no later line of the cell
+//     reads: the cell stops there when the error is not nil (unread.go).
 //
 // What cannot be lowered is refused with an error that names the
 // construct and says what to write instead.

@@ -267,3 +267,29 @@ func TestPositionsMapBack(t *testing.T) {
 		t.Errorf("lowered %q: Pos(2, %d) = %d:%d, want 2:42", line2, col, l, c)
 	}
 }
+
+// A top-level error that no later line of the cell reads stops the cell at
+// its statement; one that is read, discarded or set inside a func does not.
+func TestUnreadErrorStopsTheCell(t *testing.T) {
+	in := newInterpreter(t)
+	if _, err := in.i.Eval(`func ` + StopOnErrFunc + `(err error, where string) { if err != nil { panic(where + ": " + err.Error()) } }`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.run(`import ("fmt"; "strconv")`); err != nil {
+		t.Fatal(err)
+	}
+	out, err := in.run("n, err := strconv.Atoi(\"x\")\nfmt.Print(\"after \", n)")
+	if err == nil || !strings.Contains(err.Error(), `cell[2]:1:1: strconv.Atoi: parsing "x": invalid syntax`) || strings.Contains(out, "after") {
+		t.Fatalf("an unread error: printed %q, err %v", out, err)
+	}
+	for _, c := range []string{
+		"m, err := strconv.Atoi(\"7\")\nfmt.Print(m)",
+		"p, err := strconv.Atoi(\"x\")\nif err != nil { fmt.Print(\"handled\", p) }",
+		"q, _ := strconv.Atoi(\"x\")\nfmt.Print(q)",
+		"func parse() int { v, err := strconv.Atoi(\"x\"); _ = err; return v }\nfmt.Print(parse())",
+	} {
+		if out, err := in.run(c); err != nil {
+			t.Errorf("%q: printed %q, err %v", c, out, err)
+		}
+	}
+}

@@ -76,6 +76,7 @@ func (r *rewriter) topStmt(s ast.Stmt, fn *fnCtx) {
 	r.wrapLoop = false
 	r.walk(s, ctx{fn: fn})
 	r.wrapTop(s, r.wrapLoop)
+	r.stopOnUnread(s) // unread.go
 }
 
 // walk lowers n and what it contains.
