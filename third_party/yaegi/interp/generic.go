@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"reflect"
 	"strings"
 	"sync/atomic"
 )
@@ -208,7 +209,218 @@ func copyNode(n, anc *node, recursive bool) *node {
 	return nod
 }
 
+// inferTypesFromCall returns the type arguments of a call of the generic
+// func fun with args, in the order of its type parameters.
+//
+// Gantry patch (third_party/yaegi, see DEPENDENCIES.md): the arguments'
+// types are unified with the parameters' type expressions, so each type
+// parameter is bound by name wherever it appears (in slices, maps,
+// pointers, channels, func signatures, variadic parameters, binary types),
+// untyped constants take their default type, and a parameter that appears
+// in no argument is inferred from another's core type (S ~[]E gives E).
+// Where that leaves a type parameter unbound, the positional inference of
+// yaegi v0.16.1 (inferTypesPositional) is used as before.
 func inferTypesFromCall(sc *scope, fun *node, args []*node) ([]*itype, error) {
+	if types, ok := unifyCall(sc, fun, args); ok {
+		return types, nil
+	}
+	return inferTypesPositional(sc, fun, args)
+}
+
+// unifyCall binds fun's type parameters from args; ok is false if one
+// stays unbound.
+func unifyCall(sc *scope, fun *node, args []*node) (types []*itype, ok bool) {
+	ftn := fun.typ.node
+	if ftn == nil || len(ftn.child) < 2 {
+		return nil, false
+	}
+	var names []string
+	constraint := map[string]*node{}
+	for _, c := range ftn.child[0].child {
+		if len(c.child) < 2 {
+			return nil, false
+		}
+		for _, cc := range c.child[:len(c.child)-1] {
+			names = append(names, cc.ident)
+			constraint[cc.ident] = c.lastChild()
+		}
+	}
+	if len(names) == 0 {
+		return nil, false
+	}
+	bound := map[string]*itype{}
+	var unify func(p *node, t *itype)
+	unify = func(p *node, t *itype) {
+		if p == nil || t == nil || t.cat == nilT {
+			return
+		}
+		if t.cat == linkedT && p.kind != identExpr {
+			t = t.underlying()
+		}
+		switch p.kind {
+		case identExpr:
+			if _, isParam := constraint[p.ident]; isParam && bound[p.ident] == nil {
+				bound[p.ident] = t
+			}
+		case parenExpr, ellipsisExpr:
+			if len(p.child) > 0 {
+				unify(p.child[0], t)
+			}
+		case arrayType, starExpr, chanType, chanTypeRecv, chanTypeSend:
+			if e := elemType(t); e != nil && len(p.child) > 0 {
+				unify(p.lastChild(), e)
+			}
+		case mapType:
+			if len(p.child) == 2 {
+				if k := keyType(t); k != nil {
+					unify(p.child[0], k)
+				}
+				if e := elemType(t); e != nil {
+					unify(p.child[1], e)
+				}
+			}
+		case funcType:
+			if len(p.child) < 2 {
+				return
+			}
+			i := 0
+			for _, f := range p.child[1].child {
+				for n := max(len(f.child)-1, 1); n > 0; n-- {
+					if a := funcIn(t, i); a != nil {
+						unify(f.lastChild(), a)
+					}
+					i++
+				}
+			}
+			if len(p.child) > 2 {
+				i = 0
+				for _, f := range p.child[2].child {
+					for n := max(len(f.child)-1, 1); n > 0; n-- {
+						if r := funcOut(t, i); r != nil {
+							unify(f.lastChild(), r)
+						}
+						i++
+					}
+				}
+			}
+		}
+	}
+
+	spread := len(args) > 0 && args[0].anc != nil && args[0].anc.action == aCallSlice
+	i := 0
+	for _, c := range ftn.child[1].child {
+		pt := c.lastChild()
+		count := max(len(c.child)-1, 1)
+		for ; count > 0; count-- {
+			if pt.kind == ellipsisExpr {
+				for ; i < len(args); i++ {
+					t := argType(sc, args[i])
+					if spread && i == len(args)-1 {
+						if e := elemType(t); e != nil {
+							t = e
+						}
+					}
+					unify(pt, t)
+				}
+				break
+			}
+			if i < len(args) {
+				unify(pt, argType(sc, args[i]))
+			}
+			i++
+		}
+	}
+	// Core types: S ~[]E bound to []int binds E to int.
+	for changed := true; changed; {
+		changed = false
+		for _, name := range names {
+			if bound[name] == nil {
+				continue
+			}
+			core := constraint[name]
+			if core.kind == unaryExpr && len(core.child) == 1 {
+				core = core.child[0]
+			}
+			switch core.kind {
+			case arrayType, mapType, chanType, starExpr, funcType:
+			default:
+				continue
+			}
+			before := len(bound)
+			unify(core, bound[name].underlying())
+			if len(bound) != before {
+				changed = true
+			}
+		}
+	}
+	for _, name := range names {
+		if bound[name] == nil {
+			return nil, false
+		}
+		types = append(types, bound[name])
+	}
+	return types, true
+}
+
+// argType is the type an argument gives a type parameter: untyped
+// constants take their default type.
+func argType(sc *scope, arg *node) *itype {
+	t := arg.typ
+	if t != nil && t.untyped {
+		t = t.defaultType(arg.rval, sc)
+	}
+	return t
+}
+
+func elemType(t *itype) *itype {
+	t = t.underlying()
+	switch t.cat {
+	case valueT:
+		if t.rtype != nil && hasElem(t.rtype) {
+			return valueTOf(t.rtype.Elem())
+		}
+	case arrayT, sliceT, ptrT, chanT, chanRecvT, chanSendT, mapT, variadicT:
+		return t.val
+	}
+	return nil
+}
+
+func keyType(t *itype) *itype {
+	t = t.underlying()
+	switch {
+	case t.cat == mapT:
+		return t.key
+	case t.cat == valueT && t.rtype != nil && t.rtype.Kind() == reflect.Map:
+		return valueTOf(t.rtype.Key())
+	}
+	return nil
+}
+
+func funcIn(t *itype, i int) *itype {
+	t = t.underlying()
+	switch {
+	case t.cat == funcT && i < len(t.arg):
+		return t.arg[i]
+	case t.cat == valueT && t.rtype != nil && t.rtype.Kind() == reflect.Func && i < t.rtype.NumIn():
+		return valueTOf(t.rtype.In(i))
+	}
+	return nil
+}
+
+func funcOut(t *itype, i int) *itype {
+	t = t.underlying()
+	switch {
+	case t.cat == funcT && i < len(t.ret):
+		return t.ret[i]
+	case t.cat == valueT && t.rtype != nil && t.rtype.Kind() == reflect.Func && i < t.rtype.NumOut():
+		return valueTOf(t.rtype.Out(i))
+	}
+	return nil
+}
+
+// inferTypesPositional is yaegi v0.16.1's inference: the types found in
+// the arguments, in the order they appear.
+func inferTypesPositional(sc *scope, fun *node, args []*node) ([]*itype, error) {
 	ftn := fun.typ.node
 	// Fill the map of parameter types, indexed by type param ident.
 	paramTypes := map[string]*itype{}
