@@ -12,8 +12,8 @@ import (
 	"sync"
 
 	"github.com/traefik/yaegi/interp"
-	"github.com/traefik/yaegi/stdlib"
 	"github.com/traefik/yaegi/stdlib/unrestricted"
+	"github.com/traefik/yaegi/stdlib/unsafe"
 
 	"gantry"
 	"gantry/display"
@@ -21,6 +21,7 @@ import (
 	"gantry/kernel/assist"
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
+	"gantry/kernel/gostd"
 	"gantry/kernel/symbols"
 )
 
@@ -75,12 +76,16 @@ func (s *session) reset() error {
 		Stderr:       &panicFilter{s: s, w: os.Stderr},
 		Stdin:        &stdinReader{s: s},
 		Unrestricted: true,
+		Args:         []string{"cell"}, // os.Args as a program run without arguments sees it
 	})
-	if err := i.Use(stdlib.Symbols); err != nil {
-		return fmt.Errorf("load standard library: %w", err)
+	if err := gostd.Use(i); err != nil {
+		return err
 	}
 	if err := i.Use(unrestricted.Symbols); err != nil {
 		return fmt.Errorf("load standard library: %w", err)
+	}
+	if err := i.Use(unsafe.Symbols); err != nil {
+		return fmt.Errorf("load unsafe: %w", err)
 	}
 	var stdin io.Reader = &stdinReader{s: s}
 	exit := func(code int) {
