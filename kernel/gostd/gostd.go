@@ -53,6 +53,7 @@ import (
 
 //go:generate go run ./internal/gengeneric
 //go:generate go run ./internal/genstd
+//go:generate gofmt -w .
 
 // Symbols maps "import/path/name" to a package's exported symbols, in the
 // form interp.Interpreter.Use takes. It includes yaegi's "." entry with
