@@ -216,7 +216,8 @@ func copyNode(n, anc *node, recursive bool) *node {
 // types are unified with the parameters' type expressions, so each type
 // parameter is bound by name wherever it appears (in slices, maps,
 // pointers, channels, func signatures, variadic parameters, binary types),
-// untyped constants take their default type, and a parameter that appears
+// untyped constants bind what typed arguments left unbound, with their
+// default type, and a parameter that appears
 // in no argument is inferred from another's core type (S ~[]E gives E).
 // Where that leaves a type parameter unbound, the positional inference of
 // yaegi v0.16.1 (inferTypesPositional) is used as before.
@@ -306,6 +307,14 @@ func unifyCall(sc *scope, fun *node, args []*node) (types []*itype, ok bool) {
 		}
 	}
 
+	// Pair parameters with arguments; as in Go, untyped constants bind what
+	// typed arguments left unbound, with their default type.
+	type pair struct {
+		param *node
+		arg   *node
+		elem  bool // a spread into a variadic parameter: unify with its element type
+	}
+	var pairs []pair
 	spread := len(args) > 0 && args[0].anc != nil && args[0].anc.action == aCallSlice
 	i := 0
 	for _, c := range ftn.child[1].child {
@@ -314,20 +323,28 @@ func unifyCall(sc *scope, fun *node, args []*node) (types []*itype, ok bool) {
 		for ; count > 0; count-- {
 			if pt.kind == ellipsisExpr {
 				for ; i < len(args); i++ {
-					t := argType(sc, args[i])
-					if spread && i == len(args)-1 {
-						if e := elemType(t); e != nil {
-							t = e
-						}
-					}
-					unify(pt, t)
+					pairs = append(pairs, pair{pt, args[i], spread && i == len(args)-1})
 				}
 				break
 			}
 			if i < len(args) {
-				unify(pt, argType(sc, args[i]))
+				pairs = append(pairs, pair{pt, args[i], false})
 			}
 			i++
+		}
+	}
+	for _, untyped := range []bool{false, true} {
+		for _, p := range pairs {
+			if p.arg.typ == nil || p.arg.typ.untyped != untyped {
+				continue
+			}
+			t := argType(sc, p.arg)
+			if p.elem {
+				if e := elemType(t); e != nil {
+					t = e
+				}
+			}
+			unify(p.param, t)
 		}
 	}
 	// Core types: S ~[]E bound to []int binds E to int.
