@@ -453,10 +453,13 @@ class CommandPeer:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.communicate()
                 return Result(False, "timeout", time.monotonic() - t0)
+            finally:
+                if p.poll() is None:  # the run itself is ending (SIGTERM, ^C)
+                    os.killpg(p.pid, signal.SIGKILL)
         dt = time.monotonic() - t0
         got = raw.decode(errors="replace").replace("\r\n", "\n")
         if p.returncode != 0:
-            return Result(False, first_line(got) or f"exit status {p.returncode}", dt, got)
+            return Result(False, command_reason(got) or f"exit status {p.returncode}", dt, got)
         want = prog.expected()
         if got != want:
             return Result(False, mismatch_reason(want, got), dt, got)
@@ -464,6 +467,18 @@ class CommandPeer:
 
     def close(self) -> None:
         pass
+
+
+def command_reason(out: str) -> str:
+    """The line of a failed command's output that says why: not the lines
+    yaegi prints while a panic unwinds ("f.go:3:4: panic: main.main(...)"),
+    and without the temporary file's path."""
+    for line in out.splitlines():
+        line = line.strip()
+        if not line or re.search(r":\d+:\d+: panic: [\w.]+\(\.\.\.\)$", line) or line.startswith("goroutine "):
+            continue
+        return re.sub(r"/tmp/conformance-[^/]+/", "", line)[:200]
+    return ""
 
 
 def build_yaegi(go: str, dest: Path) -> Path:
@@ -483,20 +498,26 @@ def build_yaegi(go: str, dest: Path) -> Path:
 
 # -- reasons and the report ------------------------------------------------------
 
+# Failure reasons, most specific first: the map of what the interpreter
+# lacks. A reason is the first line of the error; the group is the first
+# pattern that matches it.
 REASON_GROUPS = [
-    ("timeout", r"^timeout$"),
-    ("import \"unsafe\"", r"unsafe"),
-    ("range over int or func", r"range over an int or a func|cannot range over|range over"),
-    ("min/max/clear builtins", r"undefined: (min|max|clear)\b|constant definition loop"),
-    ("generics: inference or instantiation", r"undefined type for|does not implement|generic|instantiat|type parameter"),
-    ("interpreter cannot compile (yaegi internal)", r"the interpreter cannot compile|nil type|nil reflect type"),
-    ("panic inside yaegi (reflect, runtime)", r"reflect|index out of range|nil pointer dereference|invalid memory address"),
-    ("program panicked", r"^panic|panic:"),
-    ("undefined name or selector", r"undefined"),
-    ("other compile error", r"CompileError|cannot use|mismatched|invalid operation|not a type|expected"),
-    ("exit status", r"exit status"),
+    ("timeout (hang or too slow)", r"^timeout$"),
+    ("unsafe builtin the interpreter lacks", r'package unsafe "unsafe" has no symbol|import "unsafe"'),
+    ("syscall symbols not loaded", r'package syscall "syscall"'),
+    ("package missing from the interpreter's tables", r"unable to find source related to"),
+    ("min/max/clear builtin, or constant definition loop", r"undefined: (min|max|clear)\b|constant definition loop"),
+    ("generics: instantiation or inference", r"undefined type for|not a generic type|type not found: \S*\[|incomplete type \S*\["
+                                             r"|does not implement|impossible type assertion|type definition not implemented"),
+    ("yaegi compiler panic (CFG, nil type)", r"CFG post-order panic|cannot compile this code|nil type|nil reflect type"),
+    ("too many arguments (method values, method expressions)", r"too many arguments"),
+    ("other compile error of yaegi's type checker", r"^CompileError|^SyntaxError|^run: "),
+    ("stack overflow in the interpreter", r"stack overflow"),
+    ("panic inside yaegi (reflect) at run time", r"reflect|interface conversion|invalid memory address|index out of range"),
+    ("a goroutine's panic ended the executor", r"goroutine started by the cell panicked"),
+    ("wrong result: the program's own check failed", r"^panic:"),
+    ("non-zero exit (os.Exit, log.Fatal)", r"exit status|executor exited|executor ended"),
     ("output differs", r"output differs|output ends early|extra lines|unexpected output|stderr:"),
-    ("executor or kernel ended", r"ExecutorError|KernelDied"),
 ]
 
 
@@ -505,6 +526,15 @@ def group(reason: str) -> str:
         if re.search(pat, reason):
             return name
     return "other"
+
+
+def normalize(reason: str) -> str:
+    """A failure reason without positions, numbers and quoted text, to count alike ones."""
+    r = re.sub(r"(cell(\[\d+\])?|\S+\.go|\d+):\d+:\d+:?\s*", "", reason)
+    r = re.sub(r"'[^']*'|\"[^\"]*\"", "…", r)
+    r = re.sub(r"\b\d+\b", "N", r)
+    r = r.split("; it may use a Go feature")[0]
+    return r[:110]
 
 
 def dir_label(d: str) -> str:
@@ -547,6 +577,11 @@ def report(progs: list[Program], results: dict[str, dict[str, Result]], peers: l
         md += [f"## {peer}: failure reasons ({len(failing)} failing, median {med * 1e3:.0f} ms a program)", "",
                "| reason | programs |", "|---|---:|"]
         md += [f"| {g} | {n} |" for g, n in groups.most_common()]
+        md.append("")
+        messages = Counter(normalize(r.reason) for _, r in failing)
+        md += [f"Most frequent messages ({peer}; positions, numbers and names stripped):", "",
+               "| message | programs |", "|---|---:|"]
+        md += [f"| {m.replace('|', '/')} | {n} |" for m, n in messages.most_common(15) if n > 1]
         md.append("")
         md += [f"<details><summary>{peer}: failing programs</summary>", "", "| program | reason |", "|---|---|"]
         md += [f"| {p.id} | {r.reason.replace('|', '/')} |" for p, r in failing]
