@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm clean
+.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test go-next-test bench bench-sdk bench-ssh bench-slurm conformance clean
 
 all: test
 
@@ -36,7 +36,7 @@ demo-cluster: setup
 	scripts/demo_cluster.sh $(BUILD)/notebooks
 
 test: setup
-	$(MAKE) --no-print-directory -k go-test py-test
+	$(MAKE) --no-print-directory -k go-test py-test go-next-test
 
 # The Slurm tests run agents with the binary setup built (else they build one).
 go-test:
@@ -44,6 +44,17 @@ go-test:
 
 py-test:
 	$(PY) -m pytest $(PYTEST_ARGS) tests/
+
+# The newest Go too: the standard library tables and the kernel built by
+# $(GO_NEXT) (fetched from the Go module proxy on first use) into
+# $(BUILD)/$(GO_NEXT), then the protocol (jupyter_kernel_test too), standard
+# library and conformance subset tests against that kernel.
+GO_NEXT ?= go1.27.3
+go-next-test:
+	GOTOOLCHAIN=$(GO_NEXT) $(GO) test -count=1 ./kernel/gostd
+	GOTOOLCHAIN=$(GO_NEXT) $(GO) build -o $(BUILD)/$(GO_NEXT)/gantry ./cmd/gantry
+	GANTRY_BIN="$(abspath $(BUILD)/$(GO_NEXT)/gantry)" $(PY) -m pytest $(PYTEST_ARGS) \
+		tests/test_protocol.py tests/test_conformance.py tests/test_stdlib.py tests/test_conformance_subset.py
 
 # Gantry and ipykernel side by side; writes bench/results/latest.md.
 bench: setup
@@ -63,6 +74,11 @@ bench-ssh: build
 # submit -> RUNNING, scale-up from zero, throughput; writes bench/results/slurm.md.
 bench-slurm: build
 	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/slurmbench -python "$(abspath $(PY))" -out bench/results/slurm.md
+
+# Go's own run programs (GOROOT/test) through the kernel beside the yaegi
+# v0.16.1 CLI; writes bench/results/conformance.md and .json. ~10 minutes.
+conformance: build
+	$(PY) bench/conformance/conformance.py
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache
