@@ -30,6 +30,15 @@ func genAST(sc *scope, root *node, types []*itype) (*node, bool, error) {
 	}
 	sname = strings.TrimSuffix(sname, ",") + "]"
 
+	// Gantry patch: constraints are resolved in the scope the generic
+	// func or type was declared in, not the caller's (cmp.Ordered in a
+	// package imported from source is unknown to the cell that calls
+	// slices.Sort).
+	csc := sc
+	if root.scope != nil {
+		csc = root.scope
+	}
+
 	gtree = func(n, anc *node) (*node, error) {
 		nod := copyNode(n, anc, false)
 		switch n.kind {
@@ -67,7 +76,7 @@ func genAST(sc *scope, root *node, types []*itype) (*node, bool, error) {
 						if pindex >= len(types) {
 							return nil, cc.cfgErrorf("undefined type for %s", cc.ident)
 						}
-						t, err := nodeType(c.interp, sc, c.child[l])
+						t, err := nodeType(c.interp, csc, c.child[l])
 						if err != nil {
 							return nil, err
 						}
@@ -121,7 +130,7 @@ func genAST(sc *scope, root *node, types []*itype) (*node, bool, error) {
 							return nil, cc.cfgErrorf("undefined type for %s", cc.ident)
 						}
 						it := types[pindex]
-						t, err := nodeType(c.interp, sc, c.child[l])
+						t, err := nodeType(c.interp, csc, c.child[l])
 						if err != nil {
 							return nil, err
 						}
