@@ -77,6 +77,8 @@ func (s *session) reset() error {
 		Stdin:        &stdinReader{s: s},
 		Unrestricted: true,
 		Args:         []string{"cell"}, // os.Args as a program run without arguments sees it
+		// The generic standard packages, compiled when a cell imports one.
+		SourcecodeFilesystem: gostd.Sources(gopath),
 	})
 	if err := gostd.Use(i); err != nil {
 		return err

@@ -19,8 +19,9 @@
 // compiles: cmp, slices and maps are GOROOT's, lowered by
 // internal/gengeneric to what yaegi v0.16.1 runs (go1_NN_*.go.txt); iter
 // and unique, whose GOROOT implementations live in the runtime, are
-// written for the interpreter (iter.go.txt, unique.go.txt). Use loads
-// both. Generic symbols of otherwise compiled packages (sync.OnceValue,
+// written for the interpreter (iter.go.txt, unique.go.txt). Use loads the
+// tables; Sources serves the sources, which the interpreter compiles when a
+// cell first imports the package. Generic symbols of otherwise compiled packages (sync.OnceValue,
 // atomic.Pointer, reflect.TypeFor, rand.N, ...) are not available.
 //
 // Faults of yaegi v0.16.1 these sources are shaped around, each with the
@@ -29,7 +30,8 @@
 //   - A package compiled with CompileAST but not executed has no bodies for
 //     its non-generic funcs: `func helper() int { return 7 }` called from
 //     an instance of `func Get[T any](x T) int { return helper() }` returns
-//     0, and package variables read as zero. Use executes each package.
+//     0, and package variables read as zero. Imported from Sources, the
+//     packages go through yaegi's import, which executes them.
 //   - A composite literal of a type parameter fails ("undefined type"):
 //     `func Clone[S ~[]E, E any](s S) S { return append(S{}, s...) }`.
 //     gengeneric replaces such bodies (slices.Clone: s[:0:0]).
@@ -45,8 +47,12 @@ package gostd
 import (
 	_ "embed"
 	"fmt"
-	"go/parser"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
+	"testing/fstest"
 
 	"github.com/traefik/yaegi/interp"
 )
@@ -85,30 +91,43 @@ var iterSource string
 //go:embed unique.go.txt
 var uniqueSource string
 
-// Use gives i the standard library: the symbol tables, then the generic
-// packages compiled from source (iter first: slices and maps import it).
-// An interpreter that uses Symbols without Use has no generic packages.
+// Use gives i the standard library's symbol tables. The generic packages
+// come from source when a cell imports one, through the file system Sources
+// returns, which the interpreter must have been made with.
 func Use(i *interp.Interpreter) error {
 	if err := i.Use(Symbols); err != nil {
 		return fmt.Errorf("load the standard library's symbols: %w", err)
 	}
-	srcs := append([]source{{"iter", iterSource}}, generic...)
-	srcs = append(srcs, source{"unique", uniqueSource})
-	for _, s := range srcs {
-		f, err := parser.ParseFile(i.FileSet(), "std/"+s.pkg+".go", s.text, parser.SkipObjectResolution)
-		if err != nil {
-			return fmt.Errorf("parse %s: %w", s.pkg, err)
-		}
-		prog, err := i.CompileAST(f)
-		if err != nil {
-			return fmt.Errorf("compile %s: %w", s.pkg, err)
-		}
-		// Execute, though the package has no main: it generates the
-		// bodies of its non-generic funcs and sets its variables, which
-		// the instances of its generic funcs call and read.
-		if _, err := i.Execute(prog); err != nil {
-			return fmt.Errorf("initialize %s: %w", s.pkg, err)
+	return nil
+}
+
+// Sources returns the file system for interp.Options.SourcecodeFilesystem
+// of an interpreter with GoPath gopath: the generic packages' sources
+// appear in gopath/src/PKG/PKG.go, and every other name is opened in the
+// operating system's file system, as yaegi does by default (absolute and
+// relative names alike), so %require'd modules under gopath still load.
+// The interpreter compiles a package the first time a cell imports it.
+func Sources(gopath string) fs.FS {
+	files := fstest.MapFS{}
+	for _, s := range append([]source{{"iter", iterSource}, {"unique", uniqueSource}}, generic...) {
+		files[s.pkg+"/"+s.pkg+".go"] = &fstest.MapFile{Data: []byte(s.text), Mode: 0o444}
+	}
+	return overlay{src: filepath.Join(gopath, "src"), files: files}
+}
+
+// overlay serves files below src from files, everything else from the
+// operating system.
+type overlay struct {
+	src   string
+	files fstest.MapFS
+}
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if rel, err := filepath.Rel(o.src, filepath.Clean(name)); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+		pkg, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		if _, ok := o.files[pkg+"/"+pkg+".go"]; ok {
+			return o.files.Open(filepath.ToSlash(rel))
 		}
 	}
-	return nil
+	return os.Open(name)
 }

@@ -16,7 +16,7 @@ import (
 func newInterp(t *testing.T) (*interp.Interpreter, *bytes.Buffer) {
 	t.Helper()
 	var out bytes.Buffer
-	i := interp.New(interp.Options{Stdout: &out, Stderr: &out})
+	i := interp.New(interp.Options{Stdout: &out, Stderr: &out, SourcecodeFilesystem: gostd.Sources("")})
 	if err := gostd.Use(i); err != nil {
 		t.Fatalf("gostd.Use: %v", err)
 	}
@@ -196,8 +196,24 @@ func TestTablesCoverRunningGo(t *testing.T) {
 // start and %reset pays it).
 func BenchmarkUse(b *testing.B) {
 	for b.Loop() {
-		i := interp.New(interp.Options{})
+		i := interp.New(interp.Options{SourcecodeFilesystem: gostd.Sources("")})
 		if err := gostd.Use(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The cost of the first import of the generic packages (a cell pays it
+// once per interpreter).
+func BenchmarkImportGeneric(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		i := interp.New(interp.Options{SourcecodeFilesystem: gostd.Sources("")})
+		if err := gostd.Use(i); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := i.Eval(`import ("slices"; "maps"; "unique")`); err != nil {
 			b.Fatal(err)
 		}
 	}
