@@ -51,7 +51,7 @@ py-test:
 # library and conformance subset tests against that kernel.
 GO_NEXT ?= go1.27.3
 go-next-test:
-	GOTOOLCHAIN=$(GO_NEXT) $(GO) test -count=1 ./kernel/gostd
+	GOTOOLCHAIN=$(GO_NEXT) $(GO) test -count=1 ./kernel/gostd/...
 	GOTOOLCHAIN=$(GO_NEXT) $(GO) build -o $(BUILD)/$(GO_NEXT)/gantry ./cmd/gantry
 	GANTRY_BIN="$(abspath $(BUILD)/$(GO_NEXT)/gantry)" $(PY) -m pytest $(PYTEST_ARGS) \
 		tests/test_protocol.py tests/test_conformance.py tests/test_stdlib.py tests/test_conformance_subset.py
