@@ -21,7 +21,9 @@ import (
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
 	"gantry/kernel/front"
+	"gantry/kernel/gostd"
 	"gantry/kernel/lower"
+	"gantry/kernel/symbols"
 	"gantry/magics"
 )
 
@@ -315,6 +317,9 @@ func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) e
 		}
 		if _, err := s.run(ctx, src, cell.Decls, pos); err != nil {
 			if strings.Contains(err.Error(), "unable to find source") || strings.Contains(err.Error(), "cannot find package") {
+				if why, ok := gostd.UnsupportedPackage(imp.Path); ok {
+					return &frame.Error{Name: "ImportError", Value: fmt.Sprintf("import %q: %s", imp.Path, why)}
+				}
 				return &frame.Error{Name: "ImportError", Value: fmt.Sprintf(
 					"import %q: not a standard library or Gantry package, and not fetched: run %%require MODULE@VERSION first "+
 						"(for example %%require github.com/google/uuid@v1.6.0)", imp.Path)}
@@ -324,7 +329,7 @@ func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) e
 		s.done[key] = true
 		name := imp.Name
 		if name == "" {
-			name = packageName(s.i, imp.Path)
+			name = packageName(imp.Path)
 		}
 		if name != "_" && name != "." {
 			s.imports[name] = imp.Path
@@ -860,7 +865,7 @@ func (s *session) cellPos(msg string) string {
 }
 
 func (s *session) cellError(name string, err error) *frame.Error {
-	msg := s.cellPos(err.Error())
+	msg := stdHint(s.cellPos(err.Error()))
 	return &frame.Error{Name: name, Value: msg, Traceback: []string{name + ": " + msg}}
 }
 
@@ -924,11 +929,17 @@ func (s *session) panicError(p interp.Panic) *frame.Error {
 	return &frame.Error{Name: "panic", Value: val, Traceback: tb}
 }
 
-// packageName returns the name a package is imported under by default.
-func packageName(i *interp.Interpreter, path string) string {
-	for k := range i.Symbols(path) {
-		if idx := strings.LastIndex(k, "/"); idx >= 0 && k[:idx] == path {
-			return k[idx+1:]
+// packageName returns the name a package is imported under by default:
+// the name its symbol table gives it ("math/rand/v2/rand"), else the last
+// element of its path that is not a major version. (Not from
+// interp.Symbols: for a source package that wraps every func, and panics on
+// a generic one.)
+func packageName(path string) string {
+	for _, tables := range []interp.Exports{gostd.Symbols, symbols.Symbols} {
+		for k := range tables {
+			if i := strings.LastIndexByte(k, '/'); i >= 0 && k[:i] == path {
+				return k[i+1:]
+			}
 		}
 	}
 	base := path[strings.LastIndex(path, "/")+1:]

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/parser"
 	"go/token"
 	"io"
 	"os"
@@ -16,9 +15,8 @@ import (
 	"sync"
 
 	"github.com/traefik/yaegi/interp"
-	"github.com/traefik/yaegi/stdlib"
-	"github.com/traefik/yaegi/stdlib/generic"
 	"github.com/traefik/yaegi/stdlib/unrestricted"
+	"github.com/traefik/yaegi/stdlib/unsafe"
 
 	"gantry"
 	"gantry/display"
@@ -27,6 +25,7 @@ import (
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
 	"gantry/kernel/front"
+	"gantry/kernel/gostd"
 	"gantry/kernel/importer"
 	"gantry/kernel/lower"
 	"gantry/kernel/symbols"
@@ -69,11 +68,9 @@ func newSession(e *Executor) (*session, error) {
 	fset := token.NewFileSet()
 	s.imp = importer.New(fset, e.cfg.GoPath)
 	s.front = front.New(fset, s.imp)
-	for _, src := range generic.Sources {
-		// yaegi compiles these standard packages from source.
-		if f, err := parser.ParseFile(fset, "", src, parser.PackageClauseOnly); err == nil {
-			s.imp.AddSource(f.Name.Name, src)
-		}
+	for path, src := range gostd.SourceTexts() {
+		// The interpreter compiles these standard packages from source.
+		s.imp.AddSource(path, src)
 	}
 	if err := s.reset(); err != nil {
 		return nil, err
@@ -100,16 +97,24 @@ func (s *session) reset() error {
 		Stderr:       &panicFilter{s: s, w: os.Stderr},
 		Stdin:        &stdinReader{s: s},
 		Unrestricted: true,
+		Args:         []string{"cell"}, // os.Args as a program run without arguments sees it
+		// The generic standard packages, compiled when a cell imports one.
+		SourcecodeFilesystem: gostd.Sources(gopath),
 	})
 	use := func(t interp.Exports) error {
 		s.imp.Use(t)
 		return i.Use(t)
 	}
-	if err := use(stdlib.Symbols); err != nil {
+	// The running Go's standard library (package gostd); the generic
+	// packages come from source through SourcecodeFilesystem.
+	if err := use(gostd.Symbols); err != nil {
 		return fmt.Errorf("load standard library: %w", err)
 	}
 	if err := use(unrestricted.Symbols); err != nil {
 		return fmt.Errorf("load standard library: %w", err)
+	}
+	if err := use(unsafe.Symbols); err != nil {
+		return fmt.Errorf("load unsafe: %w", err)
 	}
 	var stdin io.Reader = &stdinReader{s: s}
 	exit := func(code int) {
