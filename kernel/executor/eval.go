@@ -151,9 +151,9 @@ func refused(r *front.Refusal) *frame.Error {
 	if r.Errors[0].Import {
 		name = "ImportError"
 	}
-	e := &frame.Error{Name: name, Value: r.Errors[0].Error()}
+	e := &frame.Error{Name: name, Value: stdHint(r.Errors[0].Error())}
 	for _, p := range r.Errors {
-		e.Traceback = append(e.Traceback, name+": "+p.Error())
+		e.Traceback = append(e.Traceback, name+": "+stdHint(p.Error()))
 	}
 	return e
 }

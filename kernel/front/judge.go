@@ -3,9 +3,11 @@ package front
 import (
 	"errors"
 	"fmt"
+	"gantry/kernel/gostd"
 	"go/ast"
 	"go/token"
 	"go/types"
+	"runtime"
 	"strings"
 
 	"gantry/kernel/cell"
@@ -135,7 +137,7 @@ func (s *Session) judge(ch *Checked, errs []types.Error) error {
 	var refuse []*Error
 	for _, te := range errs {
 		p := s.fset.Position(te.Pos)
-		if strings.Contains(te.Msg, "imported and not used") {
+		if strings.Contains(te.Msg, "imported and not used") || strings.Contains(te.Msg, "imported as ") && strings.HasSuffix(te.Msg, " and not used") {
 			continue // a notebook imports in one cell and uses it in the next
 		}
 		if p.Filename != ch.Cell.name() {
@@ -176,13 +178,14 @@ func missingImport(path string) string {
 			"run %%require MODULE@VERSION first (for example %%require github.com/google/uuid@v1.6.0)", path)
 	}
 	instead := map[string]string{
-		"unsafe":       "for unsafe.Sizeof use reflect.TypeOf(x).Size(); to convert the bits of a value use math.Float64bits, math.Float64frombits or encoding/binary",
-		"iter":         "write the func types themselves: func(yield func(V) bool) for iter.Seq[V], func(yield func(K, V) bool) for iter.Seq2[K, V]",
-		"math/rand/v2": `use "math/rand"`,
-		"C":            "cgo needs a compiler: call the C code through a Go module fetched with %require, or a program run with !cmd",
+		"C": "cgo needs a compiler: call the C code through a Go module fetched with %require, or a program run with !cmd",
 	}[path]
+	if why, ok := gostd.UnsupportedPackage(path); ok {
+		instead = why
+	}
 	if instead == "" {
-		instead = "it is newer than the interpreter's standard library (Go 1.22's); use an older package or run the code as a program with !go run"
+		instead = "the standard library of the Go that built this kernel (" + runtime.Version() + ") has no such package; " +
+			"check the path, or run code that needs a newer Go as a program with !go run"
 	}
 	return fmt.Sprintf("import %q: the interpreter has no package %s; %s", path, path, instead)
 }

@@ -3,6 +3,7 @@ package gostd
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 )
 
@@ -78,4 +79,26 @@ func UnsupportedPackage(pkgPath string) (why string, ok bool) {
 	}
 	return fmt.Sprintf("the standard package %s has only generic funcs and types, and the interpreter instantiates "+
 		"generic code only from source (the standard library's cmp, slices, maps, iter and unique)", pkgPath), true
+}
+
+// UnsupportedSelector is Unsupported for a selector as a type checker names
+// it, by the package's name (`rand.N`) rather than its path: the first
+// standard package of that name for which name is unsupported.
+func UnsupportedSelector(pkgName, name string) (why string, ok bool) {
+	if pkgName == "unsafe" {
+		return Unsupported("unsafe", name)
+	}
+	var paths []string
+	for k := range genericSymbols {
+		if i := strings.LastIndexByte(k, '.'); i > 0 && k[i+1:] == name && packageName(k[:i]) == pkgName {
+			paths = append(paths, k[:i])
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if why, ok := Unsupported(p, name); ok {
+			return why, true
+		}
+	}
+	return "", false
 }
