@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -221,7 +222,27 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
-	r, err := ws.w.NewRun(ctx, workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(), EnvKey: env.Key()})
+	return e.launch(ctx, t, drv, m, agent.Job{
+		Script: src.Script, Command: src.Command, Arguments: src.Arguments, Environment: *env,
+		EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
+		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns,
+	}, parentID, src.RunConfig.NodeCount)
+}
+
+// nodeCountProperty is the run property that keeps how many nodes a run
+// on a cluster asked for, when more than one (for Resubmit).
+const nodeCountProperty = "gantry.node_count"
+
+// launch records a run of the snapshot m in experiment e, writes what its
+// agent needs, and hands it to its target t's driver drv. job says what
+// to run; launch fills in the run's identity.
+func (e *Experiment) launch(ctx context.Context, t workspace.Target, drv driver.Driver, m *snapshot.Manifest, job agent.Job, parentID string, nodes int) (*Run, error) {
+	ws := e.ws
+	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: t.Name, SnapshotID: m.ID(), EnvKey: job.Environment.Key()}
+	if nodes > 1 {
+		spec.Properties = map[string]string{nodeCountProperty: strconv.Itoa(nodes)}
+	}
+	r, err := ws.w.NewRun(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -230,17 +251,14 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	if err != nil {
 		return nil, err
 	}
-	if err := run.prepareDir(dir, m, agent.Job{
-		RunID: r.ID, Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
-		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
-		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns,
-	}); err != nil {
+	job.RunID, job.Experiment, job.SnapshotID, job.Target = r.ID, e.Name, m.ID(), t.Name
+	if err := run.prepareDir(dir, m, job); err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
-	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+target); err != nil {
+	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+t.Name); err != nil {
 		return nil, err
 	}
-	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: target, Config: t.Config, NodeCount: src.RunConfig.NodeCount})
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config, NodeCount: nodes})
 	if err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
