@@ -7,6 +7,8 @@
 //	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
 //	gantry compute list|create local NAME|delete NAME
 //	gantry run submit|list|logs|wait|cancel ...
+//	gantry serve [--addr 127.0.0.1:8765 | --socket PATH]   (the panel's HTTP API)
+//	gantry ui                                (the same views in a browser, without Jupyter)
 //	gantry version
 package main
 
@@ -39,6 +41,8 @@ Usage:
   gantry compute list | create local NAME | delete NAME   [--workspace DIR]
   gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
+  gantry serve [--addr 127.0.0.1:8765 | --socket PATH] [--workspace DIR]
+  gantry ui [--workspace DIR] [--no-browser]
   gantry version
 
 The compute and run commands use the workspace in --workspace DIR, else
@@ -67,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRun(ctx, args[1:], stdout, stderr)
 	case "install":
 		return runInstall(ctx, args[1:], stdout, stderr)
+	case "serve", "ui":
+		return runServe(ctx, args[1:], stderr, args[0] == "ui")
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "gantry", version)
 		return nil

@@ -198,3 +198,32 @@ func (r Run) Elapsed(now time.Time) (total, preparing time.Duration) {
 	}
 	return total, preparing
 }
+
+// ActiveRuns returns how many runs each compute target has in each state
+// that is not final, by target name (as the runs record it) and state.
+func (w *Workspace) ActiveRuns(ctx context.Context) (map[string]map[State]int, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT target, state, count(*) FROM runs
+		WHERE state NOT IN (?, ?, ?) GROUP BY target, state`,
+		string(StateCompleted), string(StateFailed), string(StateCanceled))
+	if err != nil {
+		return nil, w.errorf(err, "count active runs")
+	}
+	defer rows.Close()
+	out := map[string]map[State]int{}
+	for rows.Next() {
+		var target string
+		var st State
+		var n int
+		if err := rows.Scan(&target, &st, &n); err != nil {
+			return nil, w.errorf(err, "count active runs")
+		}
+		if out[target] == nil {
+			out[target] = map[State]int{}
+		}
+		out[target][st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, w.errorf(err, "count active runs")
+	}
+	return out, nil
+}

@@ -222,3 +222,32 @@ func mustTarget(t testing.TB, w *Workspace, name string) {
 		t.Fatal(err)
 	}
 }
+
+func TestActiveRuns(t *testing.T) {
+	ctx := t.Context()
+	w := openTemp(t, options{})
+	mustTarget(t, w, "local")
+	mustTarget(t, w, "gpu")
+	q := mustRun(t, w, RunSpec{Experiment: "e", Target: "local"})
+	done := mustRun(t, w, RunSpec{Experiment: "e", Target: "local"})
+	g := mustRun(t, w, RunSpec{Experiment: "e", Target: "gpu"})
+	for _, id := range []string{q.ID, done.ID, g.ID} {
+		if err := w.Transition(ctx, id, StateQueued, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Transition(ctx, done.ID, StateCanceled, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Transition(ctx, g.ID, StatePreparing, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.ActiveRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[State]int{"local": {StateQueued: 1}, "gpu": {StatePreparing: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ActiveRuns = %v; want %v", got, want)
+	}
+}
