@@ -302,7 +302,12 @@ func (k *Kernel) reply(s zmq4.Socket, parent *wire.Message, msgType string, cont
 
 // publish sends a message on iopub.
 func (k *Kernel) publish(msgType string, parent *wire.Message, content any) {
-	m := k.newMessage(msgType, parent, content)
+	k.publishMessage(k.newMessage(msgType, parent, content))
+}
+
+// publishMessage sends m on iopub.
+func (k *Kernel) publishMessage(m *wire.Message) {
+	msgType := m.Header.MsgType
 	m.Identities = [][]byte{[]byte("kernel." + k.session[:8] + "." + msgType)} // the PUB topic
 	frames, err := k.signer.Encode(m)
 	if err != nil {

@@ -145,7 +145,12 @@ func (k *Kernel) commToClient(parent *wire.Message, c *frame.Comm) {
 		delete(k.comms, c.CommID)
 	}
 	k.commMu.Unlock()
-	k.publish("comm_"+c.Type, parent, content)
+	m := k.newMessage("comm_"+c.Type, parent, content)
+	if len(c.Metadata) > 0 {
+		// A widget's comm_open carries its protocol version here.
+		m.Metadata, _ = json.Marshal(c.Metadata)
+	}
+	k.publishMessage(m)
 }
 
 // input asks the client for a line on the stdin socket and hands the

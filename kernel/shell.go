@@ -159,7 +159,12 @@ func (k *Kernel) execute(ctx context.Context, m *wire.Message) (abort bool) {
 	if rep.Status != "ok" && rep.Error != nil {
 		content := errorContent(n, rep.Error.Name, rep.Error.Value)
 		content["traceback"] = rep.Error.Traceback
-		if !req.Silent {
+		if rep.Error.Traceback == nil {
+			content["traceback"] = []string{}
+		}
+		// An error without a traceback (a wait the user stopped, which
+		// the cell's output already explains) is not shown in red.
+		if !req.Silent && len(rep.Error.Traceback) > 0 {
 			k.publish("error", m, errorOutput(content))
 		}
 		k.reply(k.shell, m, "execute_reply", content)

@@ -76,8 +76,8 @@ func (s *sdkMagics) magics() []*Magic {
 				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
 				"%run wait ID follows it again, %run cancel ID stops it."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
-			Doc: "Lists runs, newest first, in a table: ID, experiment, state, creation time, duration and exit " +
-				"code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
+			Doc: "Lists runs, newest first, in a table: ID, experiment, target, state, creation time, duration " +
+				"(environment preparation included) and exit code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
 		{Name: "run", Line: true, Usage: "%run show ID | logs ID | wait ID | cancel ID", Run: s.run,
 			Doc: "Works with one run. show prints its record, metrics and state changes; logs prints its output so " +
 				"far; wait shows its output from the start and waits for its final state (interrupting stops the " +

@@ -31,7 +31,15 @@ type Workspace struct {
 	remotes remotes // SSH connections and followed runs
 	// checks compares Slurm's view of runs with ours (cluster.go).
 	checks clusterChecks
+	// onWait is called when a wait for a run begins (see OnWait).
+	onWait func(ctx context.Context, r *Run)
 }
+
+// OnWait sets f to be called, with the run, each time WaitForCompletion
+// begins to wait for one of the workspace's runs. The Gantry kernel sets it
+// on the workspaces cells open, to show the run's live card in the
+// notebook. Set it before waiting; nil calls nothing.
+func (ws *Workspace) OnWait(f func(ctx context.Context, r *Run)) { ws.onWait = f }
 
 // OpenWorkspace opens (creating if need be) the workspace in dir; an empty
 // dir means $GANTRY_WORKSPACE, else .gantry in the current directory.

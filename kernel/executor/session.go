@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -17,11 +18,13 @@ import (
 
 	"gantry"
 	"gantry/display"
+	"gantry/display/runcard"
 	"gantry/input"
 	"gantry/kernel/assist"
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
 	"gantry/kernel/symbols"
+	"gantry/sdk"
 )
 
 // session is one interpreter and what the kernel knows about the cells it
@@ -99,6 +102,19 @@ func (s *session) reset() error {
 	}
 	if err := i.Use(symbols.Symbols); err != nil {
 		return fmt.Errorf("load the gantry/sdk packages: %w", err)
+	}
+	// Workspaces that cells open show a live run card for each wait.
+	open := func(ctx context.Context, dir string) (*sdk.Workspace, error) {
+		ws, err := sdk.OpenWorkspace(ctx, dir)
+		if err == nil {
+			ws.OnWait(func(ctx context.Context, r *sdk.Run) {
+				runcard.Show(context.WithoutCancel(ctx), s.api(context.Background()), ws, r.ID)
+			})
+		}
+		return ws, err
+	}
+	if err := i.Use(interp.Exports{"gantry/sdk/sdk": {"OpenWorkspace": reflect.ValueOf(open)}}); err != nil {
+		return fmt.Errorf("patch gantry/sdk: %w", err)
 	}
 	if err := i.Use(input.Symbols(input.New(asker{s.e}))); err != nil {
 		return fmt.Errorf("load gantry/input: %w", err)
