@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm clean
+.PHONY: all setup build ui demo demo-remote demo-cluster test go-test py-test ui-test bench bench-sdk bench-ssh bench-slurm bench-ui clean
 
 all: test
 
@@ -16,6 +16,12 @@ setup:
 
 build:
 	$(GO) build -o bin/gantry ./cmd/gantry
+
+# The JupyterLab panel and the page of gantry ui (TypeScript, npm), which
+# go build embeds: build them before building gantry.
+ui:
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && \
+		JUPYTERLAB_STAGING="$$($(abspath $(PY)) -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" npm run build
 
 # Execute the tour notebook on the gantry kernel; the executed copy goes to $(BUILD)/notebooks.
 # The kernel tour, then the training workflow on the local target with the
@@ -36,7 +42,7 @@ demo-cluster: setup
 	scripts/demo_cluster.sh $(BUILD)/notebooks
 
 test: setup
-	$(MAKE) --no-print-directory -k go-test py-test
+	$(MAKE) --no-print-directory -k go-test py-test ui-test
 
 # The Slurm tests run agents with the binary setup built (else they build one).
 go-test:
@@ -44,6 +50,12 @@ go-test:
 
 py-test:
 	$(PY) -m pytest $(PYTEST_ARGS) tests/
+
+# The panel, the run card and gantry ui in headless Chromium (playwright-core)
+# against a real JupyterLab and Notebook 7; screenshots in $(BUILD)/ui.
+ui-test:
+	GANTRY_VENV="$(abspath $(VENV))" GANTRY_BINARY="$(CURDIR)/bin/gantry" UI_SHOTS="$(abspath $(BUILD))/ui" \
+		node --test ui/test/ui.test.mjs
 
 # Gantry and ipykernel side by side; writes bench/results/latest.md.
 bench: setup
@@ -63,6 +75,12 @@ bench-ssh: build
 # submit -> RUNNING, scale-up from zero, throughput; writes bench/results/slurm.md.
 bench-slurm: build
 	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/slurmbench -python "$(abspath $(PY))" -out bench/results/slurm.md
+
+# The panel's API, its first paint and its latencies with 10,000 runs and
+# 1,000,000 metric points; writes bench/results/ui.md.
+bench-ui: setup
+	GANTRY_VENV="$(abspath $(VENV))" GANTRY_BINARY="$(CURDIR)/bin/gantry" \
+		node ui/bench/bench.mjs --out bench/results/ui.md
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache

@@ -73,6 +73,7 @@ function render({ model, el: root }) {
     badge.textContent = state;
     badge.className = "gantry-card-badge gantry-card-" + state;
     const id = model.get("run_id") || "";
+    card.dataset.run = id;
     title.textContent = "Run " + id.slice(0, 8) + " · " + model.get("experiment") + " on " + model.get("target");
     title.title = id;
     const bits = [];
