@@ -130,13 +130,13 @@ export class RunsView {
       .join(', ');
     e.row.dataset.state = r.state;
     e.row.replaceChildren(
-      h('td', {}, badge(r.state)),
-      h('td', { title: r.id }, h('code', {}, shortID(r.id))),
-      h('td', {}, r.experiment),
-      h('td', {}, r.target),
-      h('td', {}, when(r.started ?? r.prepared ?? r.created)),
+      h('td', { class: 'gantry-c-state' }, badge(r.state)),
+      h('td', { class: 'gantry-c-id', title: r.id }, h('code', {}, shortID(r.id))),
+      h('td', { class: 'gantry-c-experiment' }, r.experiment),
+      h('td', { class: 'gantry-c-target' }, r.target),
+      h('td', { class: 'gantry-c-started' }, when(r.started ?? r.prepared ?? r.created)),
       h('td', { class: 'gantry-duration' }, durationText(r, e.fetchedAt)),
-      h('td', {}, metrics)
+      h('td', { class: 'gantry-c-metrics' }, metrics)
     );
   }
 

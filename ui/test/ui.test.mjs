@@ -87,6 +87,14 @@ describe('the Gantry panel and run card in JupyterLab and Notebook 7, and gantry
     await page.locator('li[data-id="gantry-panel"]').click();
     const panel = page.locator('#gantry-panel');
     await panel.locator('.gantry-form').waitFor();
+    // Widen the sidebar, as a person would, by its handle.
+    const handle = await page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first().boundingBox();
+    if (handle) {
+      await page.mouse.move(handle.x + handle.width / 2, handle.y + 200);
+      await page.mouse.down();
+      await page.mouse.move(470, handle.y + 200, { steps: 5 });
+      await page.mouse.up();
+    }
     await panel.locator('input[name="name"]').fill('9lives');
     await panel.locator('button[type="submit"]').click();
     await panel.locator('.gantry-form .gantry-error', { hasText: 'compute name "9lives" is invalid' }).waitFor();
