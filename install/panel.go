@@ -228,7 +228,13 @@ func UninstallPanel(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, python, "-m", "pip", "uninstall", "--yes", "--quiet", "--disable-pip-version-check", "gantry-jupyter").CombinedOutput()
+	cmd := exec.CommandContext(ctx, python, "-m", "pip", "uninstall", "--yes", "--quiet", "--disable-pip-version-check", "gantry-jupyter")
+	if o.Prefix != "" {
+		// pip finds what it installed under a prefix only on the path.
+		site, _ := filepath.Glob(filepath.Join(o.Prefix, "lib", "python3*", "site-packages"))
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+strings.Join(site, string(os.PathListSeparator)))
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("uninstall the JupyterLab panel with %s -m pip: %w\n%s", python, err, bytes.TrimSpace(out))
 	}
