@@ -105,6 +105,9 @@ func migrations() []string {
 		offset INTEGER NOT NULL,
 		PRIMARY KEY (run, name)
 	);`,
+		// 3: runs newest first without sorting them all, so that the first
+		// page of a list of 10,000 runs reads 50 (gantry serve's runs list).
+		`CREATE INDEX runs_created ON runs (created, seq);`,
 	}
 }
 
