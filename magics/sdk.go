@@ -72,15 +72,17 @@ func (s *sdkMagics) magics() []*Magic {
 				"are the script's arguments. --target defaults to the only compute target when there is exactly " +
 				"one; --experiment defaults to \"default\". --env takes a conda_dependencies.yml file (a " +
 				"system-managed environment built from that spec) or the name or path of a Python interpreter " +
-				"whose packages you manage (python3 by default). Without --no-wait the cell shows the run's output " +
-				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
-				"%run wait ID follows it again, %run cancel ID stops it."},
+				"whose packages you manage (python3 by default). The cell shows a live run card (state, time with " +
+				"the environment's preparation, last lines, a metric's sparkline) that keeps updating after the " +
+				"cell ends. Without --no-wait the cell also shows the run's output as it arrives and its final " +
+				"state; interrupting the cell stops the waiting, not the run: %run wait ID follows it again, " +
+				"%run cancel ID stops it."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
 			Doc: "Lists runs, newest first, in a table: ID, experiment, target, state, creation time, duration " +
 				"(environment preparation included) and exit code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
 		{Name: "run", Line: true, Usage: "%run show ID | logs ID | wait ID | cancel ID", Run: s.run,
 			Doc: "Works with one run. show prints its record, metrics and state changes; logs prints its output so " +
-				"far; wait shows its output from the start and waits for its final state (interrupting stops the " +
+				"far; wait shows its live run card and its output from the start, and waits for its final state (interrupting stops the " +
 				"waiting, not the run); cancel asks its agent to stop it. ID may be a unique prefix of at least " +
 				"6 characters of the run's ID, as %runs shows it."},
 		{Name: "metrics", Line: true, Usage: "%metrics ID [ID ...]", Run: s.metrics,
