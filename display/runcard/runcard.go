@@ -109,7 +109,7 @@ func Show(ctx context.Context, f Frontend, ws *sdk.Workspace, runID string) *Car
 	}
 	text := fmt.Sprintf("Run %s (experiment %v, target %v): %%run show %s describes it.", short, st["experiment"], st["target"], short)
 	f.Display(&frame.Bundle{Data: map[string]any{
-		widgetMIME:  map[string]any{"version_major": 2, "version_minor": 1, "model_id": c.comm.ID()},
+		widgetMIME:   map[string]any{"version_major": 2, "version_minor": 1, "model_id": c.comm.ID()},
 		"text/plain": text,
 		"text/html":  `<div class="gantry-run-card-text">` + html.EscapeString(text) + `</div>`,
 	}})
