@@ -75,6 +75,10 @@ type Kernel struct {
 
 	commMu sync.Mutex
 	comms  map[string]string // open comm id -> target name
+	// asked holds, by comm id, the client's last comm_msg not answered
+	// yet: the kernel's next message on that comm is its answer and takes
+	// it as parent (a widget manager matches request_state's answer so).
+	asked map[string]*wire.Message
 
 	shutdown chan bool // restart flag
 }
@@ -109,6 +113,7 @@ func New(cfg Config) (*Kernel, error) {
 		syncs:    make(chan syncNote, 16),
 		inputs:   make(chan *wire.Message, 1),
 		comms:    map[string]string{},
+		asked:    map[string]*wire.Message{},
 		shutdown: make(chan bool, 1),
 	}, nil
 }

@@ -141,8 +141,14 @@ func (k *Kernel) commToClient(parent *wire.Message, c *frame.Comm) {
 	case "open":
 		k.comms[c.CommID] = c.TargetName
 		content["target_name"] = c.TargetName
+	case "msg":
+		if q, ok := k.asked[c.CommID]; ok {
+			parent = q
+			delete(k.asked, c.CommID)
+		}
 	case "close":
 		delete(k.comms, c.CommID)
+		delete(k.asked, c.CommID)
 	}
 	k.commMu.Unlock()
 	m := k.newMessage("comm_"+c.Type, parent, content)

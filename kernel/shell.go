@@ -325,8 +325,11 @@ func (k *Kernel) commFromClient(ctx context.Context, m *wire.Message) {
 	switch kind {
 	case "open":
 		k.comms[c.CommID] = c.TargetName
+	case "msg":
+		k.asked[c.CommID] = m
 	case "close":
 		delete(k.comms, c.CommID)
+		delete(k.asked, c.CommID)
 	}
 	k.commMu.Unlock()
 	p, err := k.executor(ctx)

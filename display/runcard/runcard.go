@@ -100,6 +100,9 @@ func Show(ctx context.Context, f Frontend, ws *sdk.Workspace, runID string) *Car
 	} {
 		st[k] = v
 	}
+	for k, v := range st {
+		c.state[k] = v
+	}
 	c.comm = f.OpenComm("jupyter.widget", map[string]any{"state": st, "buffer_paths": []any{}},
 		map[string]any{"version": protocolVersion})
 	c.comm.OnMsg(c.fromFrontend)
@@ -135,13 +138,13 @@ func (c *Card) fromFrontend(data map[string]any) {
 			st[k] = v
 		}
 		c.mu.Unlock()
-		st["_esm"], st["_css"] = cardJS, cardCSS
 		c.comm.Send(map[string]any{"method": "update", "state": st, "buffer_paths": []any{}})
 	}
 }
 
-// send sends the fields of st that differ from what was sent.
-func (c *Card) send(st map[string]any) {
+// send sends the fields of st that differ from what was sent, and reports
+// whether there were any.
+func (c *Card) send(st map[string]any) bool {
 	c.mu.Lock()
 	diff := map[string]any{}
 	for k, v := range st {
@@ -154,6 +157,7 @@ func (c *Card) send(st map[string]any) {
 	if len(diff) > 0 && c.comm != nil {
 		c.comm.Send(map[string]any{"method": "update", "state": diff, "buffer_paths": []any{}})
 	}
+	return len(diff) > 0
 }
 
 // follow polls the run and sends what changed, until it ends.
@@ -169,11 +173,7 @@ func (c *Card) follow(ctx context.Context) {
 			}
 		} else {
 			fails = 0
-			c.mu.Lock()
-			before := len(c.state)
-			c.mu.Unlock()
-			c.send(st)
-			if before == 0 || st["final"] == true {
+			if c.send(st) || st["final"] == true {
 				last = time.Now()
 			}
 			if st["final"] == true {

@@ -171,8 +171,20 @@ describe('the Gantry panel and run card in JupyterLab and Notebook 7, and gantry
     await view.locator('.gantry-timeline li[data-to="CancelRequested"]').waitFor();
   });
 
+  it('shows the cards again after the notebook is saved and the page reloaded, from the kernel', async () => {
+    await page.locator('.jp-Notebook .jp-Cell .jp-InputPrompt').first().click();
+    await page.keyboard.press('Control+s');
+    await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty').waitFor({ state: 'detached' });
+    await page.reload();
+    await page.locator(`.gantry-card[data-run="${runs.train}"][data-state="Completed"]`).waitFor({ timeout: 60000 });
+    await page.locator(`.gantry-card[data-run="${runs.long}"][data-state="Canceled"]`).waitFor({ timeout: 60000 });
+    if (await page.locator('#gantry-panel').isHidden()) {
+      await page.locator('li[data-id="gantry-panel"]').click();
+    }
+    await page.locator('#gantry-panel .gantry-tab[data-tab="runs"]').click();
+  });
+
   it("opens a run's view with its log, metric charts, events and outputs", async () => {
-    await page.locator('#gantry-panel .gantry-runview .gantry-link', { hasText: 'Runs' }).click();
     await page.locator(`#gantry-panel tr[data-run="${runs.train}"]`).click();
     const view = page.locator('#gantry-panel .gantry-runview');
     await view.locator('.gantry-log', { hasText: 'epoch 5 loss 0.167' }).waitFor();
