@@ -11,6 +11,8 @@ export class ComputeView {
   private list = h('div', { class: 'gantry-targets' });
   private sizes: Size[] = [];
   private loading: Promise<void> | null = null;
+  /** Whether a managed cluster is shown, whose nodes change without events. */
+  hasCluster = false;
 
   constructor(
     private api: Api,
@@ -41,6 +43,7 @@ export class ComputeView {
       );
       return;
     }
+    this.hasCluster = targets.some(t => t.kind === 'slurm');
     this.list.replaceChildren(...targets.map(t => this.card(t)));
   }
 

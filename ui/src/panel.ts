@@ -23,6 +23,7 @@ export class GantryPanel {
   private dir = h('div', { class: 'gantry-dir' });
   private workspaceDir = '';
   private refreshTargets = 0;
+  private clusterTimer = 0;
 
   constructor(
     readonly node: HTMLElement,
@@ -55,9 +56,16 @@ export class GantryPanel {
       .catch(e => (this.dir.textContent = (e as Error).message));
     this.show(this.tab);
     this.stream = new EventStream(this.api, () => ({}), e => this.onEvent(e)).start();
+    // Clusters' nodes boot and stop without a workspace event: look again.
+    this.clusterTimer = window.setInterval(() => {
+      if (this.tab === 'compute' && !this.runView && this.compute.hasCluster && document.visibilityState === 'visible') {
+        void this.compute.refresh();
+      }
+    }, 5000);
   }
 
   dispose(): void {
+    window.clearInterval(this.clusterTimer);
     this.stream?.close();
     this.runView?.dispose();
     this.runs.dispose();
