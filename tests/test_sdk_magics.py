@@ -166,6 +166,28 @@ def test_run_show_logs_wait(sk):
     assert_error(k, f"%run cancel {run}", "nothing to cancel")
 
 
+def test_wait_from_a_cell_shows_the_card(sk):
+    """run.WaitForCompletion in Go shows the same live card as %run wait."""
+    k, st = sk
+    run = st["run"]
+    _, outputs = k.ok(f"""import (
+	"context"
+	"os"
+	"gantry/sdk"
+)
+ctx := context.Background()
+ws, _ := sdk.OpenWorkspace(ctx, "")
+r, _ := ws.Run(ctx, "{run}")
+state, _, _ := r.WaitForCompletion(ctx, sdk.WaitOptions{{Output: os.Stdout}})
+state""", timeout=RUN_TIMEOUT)
+    assert "training done" in stdout_of(outputs), summarize(outputs)
+    opens = [o for o in outputs if o["msg_type"] == "comm_open"]
+    assert len(opens) == 1 and opens[0]["content"]["data"]["state"]["run_id"] == run, summarize(outputs)
+    assert opens[0]["content"]["data"]["state"]["state"] == "Completed", opens[0]["content"]["data"]["state"]
+    cards = [d for d in displays(outputs) if "application/vnd.jupyter.widget-view+json" in d]
+    assert len(cards) == 1, summarize(outputs)
+
+
 def test_metrics(sk):
     k, st = sk
     _, outputs = k.ok(f"%metrics {st['run']}")
