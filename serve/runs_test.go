@@ -168,6 +168,23 @@ func TestRunsAPI(t *testing.T) {
 		t.Errorf("thinned series = %v (seq %v); want at most 11 points ending at step 99", steps, body["seq"])
 	}
 
+	// Models: a registered model names its run.
+	run, err := ts.WS.Run(ctx, done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.RegisterModel(ctx, "tiny", "sub/model.txt", map[string]string{"acc": "0.9"}); err != nil {
+		t.Fatal(err)
+	}
+	_, body = ts.do(t, "GET", "/api/models", nil)
+	models := body["models"].([]any)
+	if len(models) != 1 {
+		t.Fatalf("models = %v", models)
+	}
+	if m := models[0].(map[string]any); m["name"] != "tiny" || m["version"] != 1.0 || m["run_id"] != done || m["path"] != "sub/model.txt" {
+		t.Errorf("model = %v", m)
+	}
+
 	// Cancel: a Queued run stops; a final one cannot.
 	if code, body := ts.do(t, "POST", "/api/runs/"+ids[0]+"/cancel", nil); code != 200 {
 		t.Errorf("cancel queued = %d %v", code, body)
