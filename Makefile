@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build ui demo demo-remote demo-cluster test go-test py-test ui-test bench bench-sdk bench-ssh bench-slurm bench-ui clean
+.PHONY: all setup build ui demo demo-remote demo-cluster test go-test py-test ui-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-ui clean
 
 all: test
 
@@ -41,8 +41,12 @@ demo-remote: setup
 demo-cluster: setup
 	scripts/demo_cluster.sh $(BUILD)/notebooks
 
+# One Spark standalone cluster (scripts/spark.sh) serves every package's
+# tests ($GANTRY_SPARK_DIR) and is stopped at the end.
 test: setup
-	$(MAKE) --no-print-directory -k go-test py-test ui-test
+	@scripts/spark.sh start $(BUILD)/spark
+	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test ui-test; \
+		rc=$$?; scripts/spark.sh stop $(BUILD)/spark; exit $$rc
 
 # The Slurm tests run agents with the binary setup built (else they build one).
 go-test:
@@ -81,6 +85,17 @@ bench-slurm: build
 bench-ui: setup
 	GANTRY_VENV="$(abspath $(VENV))" GANTRY_BINARY="$(CURDIR)/bin/gantry" \
 		node ui/bench/bench.mjs --out bench/results/ui.md
+
+# Kill kernels, agents, submitters and sshd at random moments of 100 runs
+# (local and SSH targets) and count runs lost or stranded, lines lost and
+# duplicates; writes bench/results/faults.md.
+bench-faults: setup
+	$(PY) bench/faults.py --runs 100
+
+# Pipelines on the local target beside submits by hand (a chain of 10
+# steps, a fully reused pipeline); writes bench/results/pipeline.md.
+bench-pipeline: build
+	GANTRY_AGENT_BINARY="$(CURDIR)/bin/gantry" $(GO) run ./bench/pipelinebench -out bench/results/pipeline.md
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache

@@ -41,6 +41,11 @@ type Config struct {
 	HistoryPath    string   // "" for history.DefaultPath(); "-" disables history
 	MemLimit       string   // the executor's memory limit, as shown in messages
 	Log            *log.Logger
+	// WatchParent makes the kernel shut down when the process that
+	// started it goes away (it is re-parented), as ipykernel does when
+	// JPY_PARENT_PID is set: a client killed with its terminal leaves no
+	// kernel behind.
+	WatchParent bool
 }
 
 // Kernel serves one connection file.
@@ -150,6 +155,10 @@ func (k *Kernel) Run(ctx context.Context) error {
 	}
 
 	go k.heartbeat()
+	parentGone := make(chan struct{})
+	if k.cfg.WatchParent {
+		go watchParent(ctx, os.Getppid(), parentGone)
+	}
 	shellReqs := make(chan *wire.Message, 64)
 	go k.recvLoop(ctx, k.shell, "shell", func(m *wire.Message) { shellReqs <- m })
 	go k.recvLoop(ctx, k.control, "control", func(m *wire.Message) { k.handleControl(ctx, m) })
@@ -191,11 +200,36 @@ func (k *Kernel) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-k.shutdown:
 			return nil
+		case <-parentGone:
+			k.log.Printf("the process that started the kernel has gone: shutting down")
+			return nil
 		case m := <-shellReqs:
 			if k.handleShell(ctx, m) {
 				k.abortQueued(ctx, shellReqs, time.Now())
 			}
 			idle.Reset(500 * time.Millisecond)
+		}
+	}
+}
+
+// parentPoll is how often the kernel looks whether its parent lives.
+const parentPoll = time.Second
+
+// watchParent closes gone when this process's parent is no longer ppid:
+// the parent died and the process was re-parented (to init or a
+// subreaper).
+func watchParent(ctx context.Context, ppid int, gone chan<- struct{}) {
+	t := time.NewTicker(parentPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != ppid {
+				close(gone)
+				return
+			}
 		}
 	}
 }

@@ -7,22 +7,25 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"gantry/sdk"
 )
 
 // RegisterBuiltins registers Gantry's own magics in r: writefile, cd, pwd,
 // env, time, reset, lsmagic, help and require, and the SDK magics
 // (sdk.go): workspace, compute, submit, runs, run, metrics and model.
-func RegisterBuiltins(r *Registry) error {
+// The SDK magics keep prompted secrets in secrets, the session's (nil:
+// each workspace its own).
+func RegisterBuiltins(r *Registry, secrets *sdk.Secrets) error {
 	for _, m := range builtins(r) {
 		if err := r.Register(m); err != nil {
 			return err
 		}
 	}
-	return registerSDK(r)
+	return registerSDK(r, secrets)
 }
 
 // builtins returns new instances of Gantry's own magics. The help and
@@ -37,13 +40,17 @@ func builtins(r *Registry) []*Magic {
 				"Quote a path with spaces: %%writefile \"my notes.txt\"."},
 		{Name: "cd", Line: true, Usage: "%cd [DIR]", Run: cd.run,
 			Doc: "Changes the working directory of the executor (and of later ! commands) to DIR, " +
-				"to your home directory without DIR, or back to the previous one with %cd -. Prints the new directory."},
+				"to your home directory without DIR, or back to the previous one with %cd -. Prints the new directory. " +
+				"DIR may start with ~ and hold environment variables, $NAME or ${NAME}, as in a shell (%cd $TMPDIR/work)."},
 		{Name: "pwd", Line: true, Usage: "%pwd", Run: pwd,
 			Doc: "Prints the working directory."},
 		{Name: "env", Line: true, Usage: "%env [NAME[=VALUE] | NAME VALUE]", Run: env,
-			Doc: "Without arguments lists the environment, sorted, with the values of names that look secret " +
-				"(token, key, password, ...) hidden. %env NAME prints one value; %env NAME=VALUE or " +
-				"%env NAME VALUE sets it for the executor and the processes it starts."},
+			Doc: "Without arguments lists the environment, sorted, with hidden values for names that look secret " +
+				"(secret, token, password, passphrase, credential, and words such as key, pass, pw, pwd, auth, " +
+				"cred, private) and for the variables the workspace's compute targets take passwords and " +
+				"passphrases from (--password-env, --passphrase-env). %env NAME prints one value, secret or not; " +
+				"%env NAME=VALUE or %env NAME VALUE sets it for the executor and the processes it starts (the " +
+				"value is echoed hidden if the name looks secret)."},
 		{Name: "time", Line: true, Cell: true, Usage: "%time STATEMENT  or  %%time", Run: timeIt,
 			Doc: "Runs the Go code on the rest of the line (%time) or in the rest of the cell (%%time) " +
 				"and prints the wall time it took."},
@@ -58,12 +65,38 @@ func builtins(r *Registry) []*Magic {
 			return Help(r, c.S, trimArgs(c.Args), 1)
 		}, Doc: "Without NAME, an overview of what a cell may contain. With NAME, the usage of a magic " +
 			"(%help cd or %help %cd) or the documentation of a Go name (%help fmt.Println)."},
+		{Name: "exit", Line: true, Usage: "exit  or  quit  (a cell of only that word, or %exit, %quit)", Run: exitMagic,
+			Doc: "Ends a terminal session: jupyter console stops and shuts the kernel down, as with IPython's exit. " +
+				"It is a request to the client (an ask_exit payload), so in a notebook it does nothing: there, " +
+				"use the Kernel menu to shut down or restart. A cell of only exit, quit, exit() or quit() is this " +
+				"magic, unless a cell declared a func or value of that name, which then runs as Go."},
+		{Name: "quit", Line: true, Usage: "quit  or  exit  (a cell of only that word, or %quit, %exit)", Run: exitMagic,
+			Doc: "The same as exit: ends a jupyter console session, and does nothing in a notebook."},
 		{Name: "require", Line: true, Usage: "%require MODULE@VERSION [MODULE@VERSION ...]", Run: requireMagic,
 			Doc: "Fetches Go modules with the go command and makes their packages importable in cells. " +
 				"Pin a version: %require github.com/google/uuid@v1.6.0. The interpreter runs packages from source, " +
 				"so a module that uses cgo, tricks with unsafe, or generics the interpreter cannot handle " +
 				"fails when imported, with the interpreter's error."},
 	}
+}
+
+// exitMagic is exit and quit: it asks the client to end the session,
+// unless the cells declared the name (no Go package or builtin has it, so
+// documentation found for it is of a cell's declaration), which then runs
+// as Go.
+func exitMagic(ctx context.Context, c *Call) error {
+	if _, declared := c.S.Doc(c.Name); declared {
+		b, err := c.S.Eval(ctx, c.Name+c.Args)
+		if b != nil {
+			c.S.Display(b)
+		}
+		return err
+	}
+	if strings.TrimSpace(c.Args) != "" && strings.TrimSpace(c.Args) != "()" {
+		return fmt.Errorf("%%%s takes no arguments", c.Name)
+	}
+	c.S.AskExit()
+	return nil
 }
 
 func writefile(_ context.Context, c *Call) error {
@@ -158,7 +191,21 @@ func (m *cdMagic) run(ctx context.Context, c *Call) error {
 		}
 		dir = m.prev
 	default:
-		if dir, err = expandHome(words[0]); err != nil {
+		word := words[0]
+		if strings.Contains(word, "$") {
+			var unset []string
+			word = os.Expand(word, func(name string) string {
+				v, ok := os.LookupEnv(name)
+				if !ok {
+					unset = append(unset, "$"+name)
+				}
+				return v
+			})
+			if len(unset) > 0 {
+				return fmt.Errorf("%%cd %s: %s is not set (%%env NAME=VALUE sets one)", words[0], strings.Join(unset, ", "))
+			}
+		}
+		if dir, err = expandHome(word); err != nil {
 			return fmt.Errorf("%%cd: %w", err)
 		}
 	}
@@ -185,11 +232,15 @@ func pwd(_ context.Context, c *Call) error {
 	return err
 }
 
-// secretName matches environment variable names whose values %env hides.
-var secretName = regexp.MustCompile(`(?i)(secret|token|password|passwd|key|credential)`)
-
-func env(_ context.Context, c *Call) error {
+func env(ctx context.Context, c *Call) error {
 	args := trimArgs(c.Args)
+	targets := targetSecretVars(ctx)
+	shown := func(name, value string) string {
+		if looksSecret(name) || targets[name] {
+			return "<hidden>"
+		}
+		return value
+	}
 	if args == "" {
 		vars := os.Environ()
 		sort.Strings(vars)
@@ -222,14 +273,6 @@ func env(_ context.Context, c *Call) error {
 	}
 	_, err := fmt.Fprintf(c.Stdout, "env: %s=%s\n", name, shown(name, value))
 	return err
-}
-
-// shown is value, or "<hidden>" when name looks like it holds a secret.
-func shown(name, value string) string {
-	if secretName.MatchString(name) {
-		return "<hidden>"
-	}
-	return value
 }
 
 func timeIt(ctx context.Context, c *Call) error {

@@ -27,6 +27,8 @@ type fakeSession struct {
 	pages   []string
 	gopath  string
 	comms   []*fakeComm
+	exits   int
+	inScope map[string]bool
 }
 
 func (f *fakeSession) Eval(_ context.Context, code string) (*frame.Bundle, error) {
@@ -38,11 +40,13 @@ func (f *fakeSession) Doc(name string) (string, bool) {
 	d, ok := f.docs[name]
 	return d, ok
 }
-func (f *fakeSession) Display(b *frame.Bundle) { f.shown = append(f.shown, b) }
+func (f *fakeSession) InScope(name string) bool { return f.inScope[name] }
+func (f *fakeSession) Display(b *frame.Bundle)  { f.shown = append(f.shown, b) }
 func (f *fakeSession) DisplayID(id string, b *frame.Bundle, update bool) {
 	f.shown = append(f.shown, b)
 }
 func (f *fakeSession) Page(text string) { f.pages = append(f.pages, text) }
+func (f *fakeSession) AskExit()         { f.exits++ }
 func (f *fakeSession) GoPath() string   { return f.gopath }
 func (f *fakeSession) Ask(prompt string, password bool) (string, error) {
 	return "", errors.New("no input in tests")
@@ -78,7 +82,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{r: new(Registry), s: &fakeSession{}}
-	if err := RegisterBuiltins(h.r); err != nil {
+	if err := RegisterBuiltins(h.r, nil); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -182,8 +186,12 @@ func TestCd(t *testing.T) {
 		{"", home, ""},
 		{"-", filepath.Join(b, "with space"), ""},
 		{filepath.Join(a, "missing"), filepath.Join(b, "with space"), "directory " + filepath.Join(a, "missing") + " does not exist"},
+		{"$GANTRY_TEST_CD_DIR", a, ""},
+		{"${GANTRY_TEST_CD_DIR}/../" + filepath.Base(b), b, ""},
+		{"$GANTRY_TEST_CD_UNSET/x", b, "$GANTRY_TEST_CD_UNSET is not set"},
 		{"~", home, ""},
 	}
+	t.Setenv("GANTRY_TEST_CD_DIR", a)
 	for _, st := range steps {
 		err := h.line("cd", st.args)
 		if !matchErr(err, st.wantErr) {
@@ -390,6 +398,69 @@ func TestRunErrors(t *testing.T) {
 		}
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("run %q (cell %v): error %v, want it to start %q", tt.name, tt.cell, err, tt.want)
+		}
+	}
+}
+
+// TestExit: exit asks the client to end the session, unless a cell
+// declared the name, which then runs as Go.
+func TestExit(t *testing.T) {
+	for _, cell := range []string{"exit", "quit()", "%exit", "%quit"} {
+		h := newHarness(t)
+		for _, seg := range Split(cell) {
+			if err := h.r.Run(context.Background(), &Call{Name: seg.Name, Args: seg.Args, Stdout: &h.out, Stderr: &h.err, S: h.s}); err != nil {
+				t.Fatalf("%s: %v", cell, err)
+			}
+		}
+		if h.s.exits != 1 || len(h.s.evals) != 0 {
+			t.Errorf("%s: %d exits, evals %q; want 1 exit", cell, h.s.exits, h.s.evals)
+		}
+	}
+	h := newHarness(t)
+	h.s.docs = map[string]string{"exit": "func exit()"}
+	seg := Split("exit()")[0]
+	if err := h.r.Run(context.Background(), &Call{Name: seg.Name, Args: seg.Args, Stdout: &h.out, S: h.s}); err != nil {
+		t.Fatal(err)
+	}
+	if h.s.exits != 0 || len(h.s.evals) != 1 || h.s.evals[0] != "exit()" {
+		t.Errorf("a declared exit: %d exits, evals %q; want it run as Go", h.s.exits, h.s.evals)
+	}
+	if err := newHarness(t).line("exit", "now"); err == nil || !strings.Contains(err.Error(), "takes no arguments") {
+		t.Errorf("%%exit now: %v", err)
+	}
+}
+
+// TestHelpPrefersMagicsToPackagesNotImported: %help metrics is the magic
+// until a cell imports runtime/metrics; the page points to the package.
+func TestHelpPrefersMagicsToPackagesNotImported(t *testing.T) {
+	h := newHarness(t)
+	h.s.docs = map[string]string{
+		"metrics": "package metrics // import \"runtime/metrics\"\n\nPackage metrics provides a stable interface...",
+		"time":    "package time // import \"time\"\n\nPackage time provides functionality for measuring and displaying time.",
+	}
+	for _, tt := range []struct {
+		name     string
+		inScope  bool
+		want     []string
+		dontWant string
+	}{
+		{"metrics", false, []string{"%metrics ID [ID ...]", "For Go's package runtime/metrics, ask for ?runtime/metrics."}, "stable interface"},
+		{"metrics", true, []string{"stable interface"}, "%metrics ID"},
+		{"time", false, []string{"%time STATEMENT", "For Go's package time, import it in a cell; ?time then shows it."}, "measuring"},
+		{"time", true, []string{"measuring"}, "%time"},
+	} {
+		h.s.inScope = map[string]bool{tt.name: tt.inScope}
+		if err := Help(h.r, h.s, tt.name, 1); err != nil {
+			t.Fatal(err)
+		}
+		page := h.s.pages[len(h.s.pages)-1]
+		for _, w := range tt.want {
+			if !strings.Contains(strings.Join(strings.Fields(page), " "), w) {
+				t.Errorf("%s (in scope %v): page lacks %q:\n%s", tt.name, tt.inScope, w, page)
+			}
+		}
+		if strings.Contains(page, tt.dontWant) {
+			t.Errorf("%s (in scope %v): page has %q:\n%s", tt.name, tt.inScope, tt.dontWant, page)
 		}
 	}
 }

@@ -7,9 +7,12 @@ import (
 
 // Help shows documentation through s.Page: an overview when name is empty,
 // the usage and description of a magic when name is "%name" or "%%name",
-// and otherwise the documentation of a Go name (s.Doc), falling back to a
-// magic of that name. detail is 1 for ?name and 2 for ??name; both show
-// the same text today. A name with no documentation is an error.
+// and otherwise, in this order, the documentation of a Go name in scope
+// (declared by a cell, or in a package the cells imported), of a magic of
+// that name, or of any other Go name (s.Doc): so %help metrics is the
+// magic, not Go's runtime/metrics, until a cell imports that package.
+// detail is 1 for ?name and 2 for ??name; both show the same text today.
+// A name with no documentation is an error.
 func Help(r *Registry, s Session, name string, detail int) error {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -23,15 +26,39 @@ func Help(r *Registry, s Session, name string, detail int) error {
 		}
 		return fmt.Errorf("no documentation for %s: it is not a magic; %%lsmagic lists the magics there are", name)
 	}
-	if text, ok := s.Doc(name); ok {
+	first, _, _ := strings.Cut(name, ".")
+	text, found := s.Doc(name)
+	if found && s.InScope(first) {
 		s.Page(text)
 		return nil
 	}
 	if m, ok := r.Lookup(name); ok {
-		s.Page(magicDoc(m))
+		page := magicDoc(m)
+		if found {
+			page += "\n" + wrap(alsoGo(name, text), "")
+		}
+		s.Page(page)
+		return nil
+	}
+	if found {
+		s.Page(text)
 		return nil
 	}
 	return fmt.Errorf("no documentation for %s: check the spelling, and import its package in a cell first if it is not in scope", name)
+}
+
+// alsoGo points from a magic's page to the Go documentation of the same
+// name, text.
+func alsoGo(name, text string) string {
+	line, _, _ := strings.Cut(text, "\n")
+	if _, path, ok := strings.Cut(line, ` // import "`); ok {
+		path = strings.TrimSuffix(path, `"`)
+		if strings.Contains(path, "/") {
+			return fmt.Sprintf("This is the magic %%%s. For Go's package %s, ask for ?%s.", name, path, path)
+		}
+		return fmt.Sprintf("This is the magic %%%s. For Go's package %s, import it in a cell; ?%s then shows it.", name, path, name)
+	}
+	return fmt.Sprintf("This is the magic %%%s. Go documentation of %s exists too: import its package in a cell, and ?%s shows it.", name, name, name)
 }
 
 // overview is %help without a name.
@@ -82,11 +109,22 @@ func magicDoc(m *Magic) string {
 			usage = "%%" + m.Name
 		}
 	}
+	if len(m.Forms) > 0 {
+		var b strings.Builder
+		for _, f := range m.Forms {
+			b.WriteString(wrap(f, "    ")[4:]) // long forms go on, indented
+		}
+		usage = strings.TrimSuffix(b.String(), "\n")
+	}
 	doc := m.Doc
 	if doc == "" {
 		doc = "No description."
 	}
-	return usage + "\n\n" + wrap(doc, "")
+	var b strings.Builder
+	for _, para := range strings.Split(doc, "\n\n") {
+		b.WriteString("\n" + wrap(para, ""))
+	}
+	return usage + "\n" + b.String()
 }
 
 // firstSentence returns s up to and including its first ". ".

@@ -33,6 +33,9 @@ type Session interface {
 	// Doc returns the documentation of a Go name as a person would read it
 	// (signature and doc comment), or found=false.
 	Doc(name string) (text string, found bool)
+	// InScope reports whether name is declared by a cell or is the name of
+	// a package the cells imported.
+	InScope(name string) bool
 	// Display publishes a MIME bundle as display_data.
 	Display(b *frame.Bundle)
 	// DisplayID publishes b under a display id, or replaces what was shown
@@ -52,6 +55,10 @@ type Session interface {
 	// GoPath is the directory whose src/ the interpreter imports source
 	// packages from; %require links fetched modules there.
 	GoPath() string
+	// AskExit asks the client to end the session, as IPython's exit does:
+	// an "ask_exit" payload on the execute reply, on which jupyter console
+	// stops and shuts the kernel down. Notebooks ignore it.
+	AskExit()
 }
 
 // Call is one invocation of a magic.
@@ -72,6 +79,9 @@ type Magic struct {
 	Line  bool   // usable as %name
 	Cell  bool   // usable as %%name
 	Usage string // one line: "%%writefile [-a] PATH"
+	// Forms are the syntax of each of the magic's forms, one a line, for a
+	// magic with subcommands; %help NAME lists them instead of Usage.
+	Forms []string
 	Doc   string // a paragraph for %help and ?%name
 	Run   func(ctx context.Context, c *Call) error
 }

@@ -25,14 +25,15 @@ import (
 
 // sdkMagics owns the workspaces the SDK magics opened, one per directory.
 type sdkMagics struct {
-	mu   sync.Mutex
-	open map[string]*sdk.Workspace
+	mu      sync.Mutex
+	open    map[string]*sdk.Workspace
+	secrets *sdk.Secrets // the session's prompted secrets; nil: each workspace's own
 }
 
 // registerSDK registers %workspace, %compute, %submit, %runs, %run,
-// %metrics and %model in r.
-func registerSDK(r *Registry) error {
-	s := &sdkMagics{}
+// %metrics, %pipeline and %model in r.
+func registerSDK(r *Registry, secrets *sdk.Secrets) error {
+	s := &sdkMagics{secrets: secrets}
 	for _, m := range s.magics() {
 		if err := r.Register(m); err != nil {
 			return err
@@ -48,24 +49,52 @@ func (s *sdkMagics) magics() []*Magic {
 				"models it holds. The workspace is $GANTRY_WORKSPACE if set, else the directory .gantry in the " +
 				"current directory (%cd changes which); it is created on first use."},
 		{Name: "compute", Line: true,
-			Usage: "%compute list | show NAME | status NAME | create local NAME [--max-concurrent-runs N] | attach local NAME | " +
-				"create cluster NAME --vm-size SIZE [--min-nodes N] --max-nodes N [--priority dedicated|lowpriority] [--idle-seconds S] [--nodes-of CLUSTER] [--slurm-dir DIR] | " +
-				"update NAME --max-concurrent-runs N | update CLUSTER [--min-nodes N] [--max-nodes N] [--idle-seconds S] | delete NAME | detach NAME",
+			Usage: "%compute list | show NAME | status NAME | create local|cluster NAME ... | attach NAME --kind ssh|slurm ... | connect NAME | update NAME ... | delete NAME | detach NAME",
+			Forms: []string{
+				"%compute list",
+				"%compute show NAME",
+				"%compute status NAME",
+				"%compute create local NAME [--max-concurrent-runs N]   (or: %compute attach local NAME)",
+				"%compute attach NAME --kind ssh --address HOST [--port 22] --user USER " + sshAuthUsage + " " + sshMoreUsage +
+					"   (or: %compute attach ssh NAME ...)",
+				"%compute attach NAME --kind slurm --address HOST [--port 22] --user USER " + sshAuthUsage +
+					" [--partition P] [--account A] [--slurm-conf FILE] [--requeue] " + sshMoreUsage,
+				"%compute connect NAME",
+				clusterUsage,
+				"%compute update NAME --max-concurrent-runs N",
+				clusterUpdateUsage,
+				"%compute delete NAME",
+				"%compute detach NAME",
+			},
 			Run: s.compute,
-			Doc: "Manages the workspace's compute targets. list shows them in a table; show NAME prints one " +
-				"with its configuration; create local NAME adds this machine as a target (NAME: 2 to 16 letters, " +
-				"digits or hyphens, starting with a letter), optionally capping how many runs execute at once " +
-				"(attach local NAME is the same: this machine exists already); update NAME changes the cap; " +
-				"delete NAME removes a target (runs that used it keep its name). detach NAME forgets a target " +
-				"without deprovisioning anything: for a local target it is the same as delete. create cluster NAME " +
-				"makes a managed cluster on Slurm (the Slurm instance in --slurm-dir, else $GANTRY_SLURM_DIR): " +
-				"nodes of --vm-size boot when runs need them, up to --max-nodes, and stop after --idle-seconds " +
-				"without work, down to --min-nodes; --priority lowpriority makes runs that dedicated runs on the " +
-				"same nodes preempt and Slurm requeues; --nodes-of CLUSTER shares another cluster's nodes at this " +
-				"one's priority. status CLUSTER shows its nodes by state and its queued and running runs; update " +
-				"CLUSTER changes its node counts or idle time; delete CLUSTER cancels its runs and releases its nodes."},
+			Doc: "Manages the workspace's compute targets: where runs execute. NAME is 2 to 16 letters, digits or " +
+				"hyphens, starting with a letter. Creating or attaching a target that exists with the same settings " +
+				"changes nothing (a notebook may run it every time); with other settings it is refused, naming each " +
+				"setting that differs.\n\n" +
+				"list shows the targets in a table; show NAME prints one with its configuration; status NAME " +
+				"describes it now: an SSH machine as it answers (OS, Python, conda, Docker, GPUs, disk, Slurm), a " +
+				"managed cluster's nodes by state with its queued and running runs, a local target's runs in " +
+				"progress.\n\n" +
+				"create local NAME adds this machine, optionally capping how many runs execute at once (attach local " +
+				"NAME is the same); update NAME --max-concurrent-runs N changes the cap.\n\n" +
+				"attach NAME --kind ssh adds a machine reached over SSH: it checks the host key against known_hosts " +
+				"(--known-hosts FILE; --trust-on-first-use records an unknown one), logs in with --key FILE or a " +
+				"password, copies the agent there and describes the machine. Secrets are never stored: --password and " +
+				"--passphrase ask with hidden input (again after a restart: connect NAME), --password-env and " +
+				"--passphrase-env name an environment variable. --jump goes through a bastion; --remote-root is where " +
+				"runs and caches live there (~/.gantry-remote).\n\n" +
+				"attach NAME --kind slurm adds an existing Slurm cluster through its login node, with the SSH options: " +
+				"runs become batch jobs submitted there, to --partition (with --account; --requeue when it is " +
+				"preemptible; --slurm-conf when its slurm.conf is not where Slurm looks).\n\n" +
+				"create cluster NAME makes a managed cluster on Slurm (the instance in --slurm-dir, else " +
+				"$GANTRY_SLURM_DIR): nodes of --vm-size boot when runs need them, up to --max-nodes, and stop after " +
+				"--idle-seconds without work, down to --min-nodes; --priority lowpriority makes its runs preemptible " +
+				"by dedicated ones, and Slurm requeues them; --nodes-of CLUSTER shares another cluster's nodes at " +
+				"this one's priority. update CLUSTER changes its node counts, size, priority or idle time.\n\n" +
+				"delete NAME removes a target (a cluster's runs are canceled and its nodes released; runs that used " +
+				"it keep its name); detach NAME forgets it without touching the machine."},
 		{Name: "submit", Line: true,
-			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--no-wait] SCRIPT [--] [ARGS...]",
+			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--gpus N] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
 			Doc: "Submits SCRIPT as a run. The script's directory is snapshotted and sent to the target (with " +
 				"--source DIR, DIR is, and SCRIPT is a path inside it). Words after SCRIPT (after an optional --) " +
@@ -76,19 +105,44 @@ func (s *sdkMagics) magics() []*Magic {
 				"the environment's preparation, last lines, a metric's sparkline) that keeps updating after the " +
 				"cell ends. Without --no-wait the cell also shows the run's output as it arrives and its final " +
 				"state; interrupting the cell stops the waiting, not the run: %run wait ID follows it again, " +
-				"%run cancel ID stops it."},
+				"%run cancel ID stops it. --submit-key KEY names the submit: run " +
+				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
+				"attempt started instead of starting another. --gpus N asks for N GPUs: on this machine and SSH " +
+				"machines the run gets devices of its own (CUDA_VISIBLE_DEVICES) and waits in Queued while they " +
+				"are busy; on a managed cluster Slurm gives them (--gres=gpu:N)."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
 			Doc: "Lists runs, newest first, in a table: ID, experiment, target, state, creation time, duration " +
 				"(environment preparation included) and exit code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
 		{Name: "run", Line: true, Usage: "%run show ID | logs ID | wait ID | cancel ID", Run: s.run,
+			Forms: []string{"%run show ID", "%run logs ID", "%run wait ID", "%run cancel ID"},
 			Doc: "Works with one run. show prints its record, metrics and state changes; logs prints its output so " +
 				"far; wait shows its live run card and its output from the start, and waits for its final state (interrupting stops the " +
 				"waiting, not the run); cancel asks its agent to stop it. ID may be a unique prefix of at least " +
 				"6 characters of the run's ID, as %runs shows it."},
 		{Name: "metrics", Line: true, Usage: "%metrics ID [ID ...]", Run: s.metrics,
 			Doc: "Shows the last value of each metric the runs logged, in a table with a row per run and a " +
-				"column per metric. IDs may be unique prefixes of at least 6 characters."},
+				"column per metric. IDs may be unique prefixes of at least 6 characters. In Go, " +
+				"sdk.Compare(ctx, runs, \"mse\", sdk.Minimize) shows the same with the best run highlighted and " +
+				"series summarised, and run.Metrics(ctx) returns every value (Scalars, Series). Go's own " +
+				"runtime/metrics package is ?runtime/metrics."},
+		{Name: "pipeline", Line: true,
+			Usage: "%pipeline submit FILE [--experiment E] [--no-wait] | list | show ID | wait ID | resubmit ID [--no-wait] | cancel ID",
+			Forms: []string{"%pipeline submit FILE [--experiment E] [--no-wait]", "%pipeline list [--experiment E]",
+				"%pipeline show ID", "%pipeline wait ID", "%pipeline resubmit ID [--no-wait]", "%pipeline cancel ID"},
+			Run: s.pipelineMagic,
+			Doc: "Runs pipelines: graphs of steps (scripts on any target, PySpark scripts or jars and Spark SQL " +
+				"scripts on Spark targets) that pass data by name. FILE is a pipeline in YAML or JSON (the README's " +
+				"Pipelines section shows one). submit checks the graph (cycles and missing inputs are refused before " +
+				"anything runs), keeps every step's code and every input by content, and starts the pipeline's " +
+				"controller, which goes on if the kernel restarts; the cell shows each step's output labelled " +
+				"[STEP] and then the graph, steps coloured by state, reused ones dashed. A step whose code, " +
+				"environment, arguments, settings and input content match a completed step's is reused, not run " +
+				"again. resubmit ID runs the pipeline again as it was submitted: completed steps are reused, the " +
+				"failed ones and their descendants run. list shows pipeline runs; show ID draws one's graph; wait ID " +
+				"follows it; cancel ID stops it and its steps. In Go: pipeline.Submit(ctx, ws, exp, p) with " +
+				"gantry/sdk/pipeline."},
 		{Name: "model", Line: true, Usage: "%model list [NAME] | register RUN_ID NAME PATH_IN_OUTPUTS", Run: s.model,
+			Forms: []string{"%model list [NAME]", "%model register RUN_ID NAME PATH_IN_OUTPUTS"},
 			Doc: "list shows the registered models (every version, or those of NAME). register records the file " +
 				"or directory PATH_IN_OUTPUTS, a path inside the run's outputs/ directory (model.pt, or " +
 				"outputs/model.pt), as the next version of the model NAME."},
@@ -114,6 +168,9 @@ func (s *sdkMagics) ws(ctx context.Context) (*sdk.Workspace, error) {
 	w, err := sdk.OpenWorkspace(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	if s.secrets != nil {
+		w.UseSecrets(s.secrets)
 	}
 	if s.open == nil {
 		s.open = make(map[string]*sdk.Workspace)

@@ -109,14 +109,12 @@ func (s *sdkMagics) createCluster(ctx context.Context, c *Call, ws *sdk.Workspac
 			return fmt.Errorf("%%compute create cluster: --min-nodes %d is more than --max-nodes %d: the cluster keeps min nodes up and grows to max", mc.MinNodes, mc.MaxNodes)
 		}
 	}
-	if _, err := ws.ComputeTarget(ctx, name); err == nil {
-		return fmt.Errorf("%%compute create cluster: compute target %q already exists: pick another name, or %%compute delete it first", name)
-	}
+	_, lookup := ws.ComputeTarget(ctx, name)
 	if err := ws.CreateCompute(ctx, name, mc); err != nil {
 		hint := ""
 		switch {
 		case errors.Is(err, workspace.ErrExists):
-			hint = ": pick another name, or %compute delete it first"
+			hint = " (here: %compute update NAME --min-nodes N --max-nodes N --idle-seconds S, or %compute delete NAME)"
 		case errors.Is(err, slurm.ErrPoolExists):
 			hint = ": another workspace has a cluster of that name in this Slurm instance; pick another name"
 		case errors.Is(err, workspace.ErrNotFound) && mc.NodesOf != "":
@@ -132,7 +130,11 @@ func (s *sdkMagics) createCluster(ctx context.Context, c *Call, ws *sdk.Workspac
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Created managed cluster %s: %s.\n", name, describeCluster(cfg))
+	verb := "Created"
+	if lookup == nil {
+		verb = "Found (same settings)"
+	}
+	fmt.Fprintf(c.Stdout, "%s managed cluster %s: %s.\n", verb, name, describeCluster(cfg))
 	return s.writeClusterStatus(ctx, c.Stdout, ws, name)
 }
 
@@ -200,16 +202,6 @@ func (s *sdkMagics) updateCluster(ctx context.Context, c *Call, ws *sdk.Workspac
 	return nil
 }
 
-// clusterStatus is %compute status NAME for a managed cluster.
-func (s *sdkMagics) clusterStatus(ctx context.Context, c *Call, ws *sdk.Workspace, t workspace.Target) error {
-	cfg, err := slurm.ParseConfig(t.Config)
-	if err != nil {
-		return fmt.Errorf("%%compute status: %w", err)
-	}
-	fmt.Fprintf(c.Stdout, "%s: managed cluster, %s.\n", t.Name, describeCluster(cfg))
-	return s.writeClusterStatus(ctx, c.Stdout, ws, t.Name)
-}
-
 // writeClusterStatus writes the cluster's nodes by state, its runs and
 // each node.
 func (s *sdkMagics) writeClusterStatus(ctx context.Context, w io.Writer, ws *sdk.Workspace, name string) error {
@@ -225,19 +217,4 @@ func (s *sdkMagics) writeClusterStatus(ctx context.Context, w io.Writer, ws *sdk
 }
 
 // describeCluster says in a line what a cluster is made of.
-func describeCluster(cfg slurm.Config) string {
-	if cfg.NodesOf != "" {
-		return fmt.Sprintf("%s, on the nodes of %s", cfg.VMPriority, cfg.NodesOf)
-	}
-	idle := cfg.IdleSecondsBeforeScaledown
-	if idle == 0 {
-		idle = slurm.DefaultIdleSeconds
-	}
-	sz := cfg.VMSize
-	what := fmt.Sprintf("%d CPUs, %d MB", sz.CPUs, sz.MemoryMB)
-	if sz.GPUs > 0 {
-		what += fmt.Sprintf(", %d GPUs", sz.GPUs)
-	}
-	return fmt.Sprintf("%d to %d nodes of %s (%s), %s, scale-down after %d s idle, Slurm instance %s",
-		cfg.MinNodes, cfg.MaxNodes, sz.Name, what, cfg.VMPriority, idle, cfg.SlurmDir)
-}
+func describeCluster(cfg slurm.Config) string { return cfg.Summary() }

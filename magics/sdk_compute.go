@@ -124,10 +124,10 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if sub == "connect" {
 			return s.connectSSH(ctx, c, ws, name)
 		}
-		if t, err := ws.ComputeTarget(ctx, name); err == nil && t.Kind == workspace.KindSlurm {
-			return s.clusterStatus(ctx, c, ws, t) // sdk_cluster.go
+		if err := ws.DescribeCompute(ctx, c.Stdout, name); err != nil {
+			return fmt.Errorf("%%compute status: %w", err)
 		}
-		return s.machineStatus(ctx, c, ws, name)
+		return nil
 	case "create", "attach":
 		if kind, ok := p.opts["--kind"]; ok && len(args) == 1 {
 			args = []string{kind, args[0]} // %compute attach NAME --kind KIND
@@ -164,12 +164,17 @@ func (s *sdkMagics) compute(ctx context.Context, c *Call) error {
 		if err != nil {
 			return err
 		}
+		_, lookup := ws.ComputeTarget(ctx, name)
 		if err := ws.CreateLocalCompute(ctx, name, sdk.LocalCompute{MaxConcurrentRuns: n}); err != nil {
 			hint := ""
 			if errors.Is(err, workspace.ErrExists) {
-				hint = ": pick another name, or %compute delete it first"
+				hint = " (here: %compute update NAME --max-concurrent-runs N, or %compute delete NAME)"
 			}
 			return fmt.Errorf("%%compute create: %w%s", err, hint)
+		}
+		if lookup == nil {
+			_, err = fmt.Fprintf(c.Stdout, "Local compute target %s exists already, with these settings.\n", name)
+			return err
 		}
 		verb := "Created"
 		if sub == "attach" {

@@ -27,6 +27,8 @@ import (
 // submitArgs are %submit's arguments, parsed.
 type submitArgs struct {
 	target, experiment, env, source string
+	submitKey                       string
+	gpus                            int
 	noWait                          bool
 	script                          string
 	args                            []string
@@ -34,7 +36,7 @@ type submitArgs struct {
 
 func parseSubmit(args string) (*submitArgs, error) {
 	p, err := parseArgs("submit", args, flagSpec{"--target": true, "--experiment": true, "--env": true,
-		"--source": true, "--no-wait": false}, true)
+		"--source": true, "--submit-key": true, "--gpus": true, "--no-wait": false}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -42,8 +44,15 @@ func parseSubmit(args string) (*submitArgs, error) {
 		return nil, errors.New("%submit needs a SCRIPT: %submit [--target T] [--experiment E] train.py [ARGS...]")
 	}
 	a := &submitArgs{target: p.opts["--target"], experiment: p.opts["--experiment"], env: p.opts["--env"],
-		source: p.opts["--source"], script: p.pos[0], args: p.rest}
+		source: p.opts["--source"], submitKey: p.opts["--submit-key"], script: p.pos[0], args: p.rest}
 	_, a.noWait = p.opts["--no-wait"]
+	if g, ok := p.opts["--gpus"]; ok {
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%%submit: --gpus %q: give a number of GPUs, 0 or more", g)
+		}
+		a.gpus = n
+	}
 	if a.experiment == "" {
 		a.experiment = "default"
 	}
@@ -133,14 +142,14 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 	}
 	run, err := ws.Experiment(a.experiment).Submit(ctx, sdk.ScriptRunConfig{
 		SourceDirectory: src, Script: script, Arguments: a.args,
-		RunConfig: sdk.RunConfiguration{Target: target, Environment: env},
+		RunConfig: sdk.RunConfiguration{Target: target, Environment: env, GPUCount: a.gpus}, SubmitKey: a.submitKey,
 	})
 	if err != nil {
 		return fmt.Errorf("%%submit: %w%s", err, notFoundHint(err, "%compute list shows the targets"))
 	}
 	fmt.Fprintf(c.Stdout, "Submitted run %s to %s (experiment %s).\n", run.ID, target, a.experiment)
 	if tr, ok, err := run.Transfer(ctx); err == nil && ok {
-		fmt.Fprintf(c.Stdout, "Sent %d of the snapshot's %d files (%d bytes; the machine had the rest), %d bytes in all.\n", tr.FilesSent, tr.Files, tr.BytesSent, tr.WireBytes)
+		fmt.Fprintln(c.Stdout, tr)
 	}
 	if a.noWait {
 		runcard.Show(context.WithoutCancel(ctx), c.S, ws, run.ID)
@@ -255,8 +264,8 @@ func (s *sdkMagics) runs(ctx context.Context, c *Call) error {
 	if err != nil {
 		return fmt.Errorf("%%runs: %w", err)
 	}
-	if _, err := ws.Store().MarkStale(ctx, 15*time.Second); err != nil {
-		return fmt.Errorf("%%runs: %w", err)
+	if err := ws.Reconcile(ctx); err != nil {
+		fmt.Fprintf(c.Stderr, "%%runs: the states shown may be out of date: %v\n", err)
 	}
 	f := workspace.Filter{Experiment: p.opts["--experiment"]}
 	if limit > 0 {

@@ -25,8 +25,12 @@ func sshFlags() flagSpec {
 // slurmLoginFlags are the options that make an SSH target a login node.
 var slurmLoginFlags = []string{"--partition", "--account", "--slurm-conf", "--requeue"}
 
-// sshUsage is the syntax of %compute attach ssh.
-const sshUsage = "%compute attach ssh NAME --address HOST [--port 22] --user USER (--key FILE [--passphrase-env VAR | --passphrase] | --password-env VAR | --password) [--known-hosts FILE] [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR] [--connect-timeout SECONDS] [--max-concurrent-runs N]"
+// The syntax of %compute attach ssh: how to log in, and the rest.
+const (
+	sshAuthUsage = "(--key FILE [--passphrase-env VAR | --passphrase] | --password-env VAR | --password)"
+	sshMoreUsage = "[--known-hosts FILE] [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR] [--connect-timeout SECONDS] [--max-concurrent-runs N]"
+	sshUsage     = "%compute attach ssh NAME --address HOST [--port 22] --user USER " + sshAuthUsage + " " + sshMoreUsage
+)
 
 // attachSSH is %compute attach ssh NAME ...: it connects, installs the
 // agent, describes the machine and saves the target.
@@ -78,11 +82,14 @@ func (s *sdkMagics) attachSSH(ctx context.Context, c *Call, ws *sdk.Workspace, n
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "Connecting to %s@%s ...\n", cfg.User, cfg.Address)
+	_, lookup := ws.ComputeTarget(ctx, name)
 	probe, err := ws.AttachSSHCompute(ctx, name, cfg)
 	if err != nil {
 		return fmt.Errorf("%%compute attach: %w", err)
 	}
-	if cfg.Slurm != nil {
+	if lookup == nil {
+		fmt.Fprintf(c.Stdout, "%s is attached already, with these settings.\n", name)
+	} else if cfg.Slurm != nil {
 		fmt.Fprintf(c.Stdout, "Attached Slurm cluster %s through its login node %s@%s.\n", name, cfg.User, cfg.Address)
 	} else {
 		fmt.Fprintf(c.Stdout, "Attached SSH compute target %s (%s@%s).\n", name, cfg.User, cfg.Address)

@@ -20,6 +20,7 @@ func TestParseSubmit(t *testing.T) {
 		{"--env env.yml --source src -- train.py a 'b c'",
 			submitArgs{env: "env.yml", source: "src", experiment: "default", script: "train.py", args: []string{"a", "b c"}}},
 		{`"my script.py"`, submitArgs{experiment: "default", script: "my script.py"}},
+		{"--gpus 2 --submit-key k1 train.py", submitArgs{experiment: "default", gpus: 2, submitKey: "k1", script: "train.py"}},
 	}
 	for _, c := range cases {
 		got, err := parseSubmit(c.args)
@@ -43,6 +44,8 @@ func TestParseSubmitErrors(t *testing.T) {
 		"--bogus train.py":      "unknown option --bogus",
 		"--no-wait=1 train.py":  "takes no value",
 		"--target a --target b": "given twice",
+		"--gpus two train.py":   "give a number of GPUs",
+		"--gpus -1 train.py":    "give a number of GPUs",
 		"'unclosed":             "unterminated",
 	}
 	for args, want := range cases {
@@ -215,7 +218,7 @@ func TestClusterMagicErrors(t *testing.T) {
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes x":                         "--max-nodes takes a whole number",
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --idle-seconds -5":       "--idle-seconds takes a whole number",
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1 --priority spot":         `vm_priority "spot"`,
-		"create cluster box --vm-size STANDARD_D1_V2 --max-nodes 1":                        `"box" already exists`,
+		"create cluster box --vm-size STANDARD_D1_V2 --max-nodes 1":                        "a local target of that name already exists",
 		"create cluster c1 --vm-size STANDARD_D1_V2 --max-nodes 1":                         "no Slurm instance: start one with scripts/slurm.sh start",
 		"create cluster c1 --nodes-of c0 --max-nodes 2":                                    "--max-nodes comes from the cluster in --nodes-of",
 		"create cluster c1 --nodes-of nosuch":                                              `nodes of "nosuch"`,

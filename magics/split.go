@@ -57,6 +57,9 @@ type Segment struct {
 // a magic name, with one or two question marks before or after it.
 var helpRE = regexp.MustCompile(`^(?:(\?\??)(` + helpName + `)|(` + helpName + `)(\?\??))$`)
 
+// exitRE matches a cell that asks to end the session.
+var exitRE = regexp.MustCompile(`^(exit|quit)(\(\s*\))?$`)
+
 // helpName is a name help can be asked about: fmt.Println, x, %cd, %%time.
 const helpName = `%{0,2}[\p{L}_][\p{L}\p{Nd}_]*(?:\.[\p{L}_][\p{L}\p{Nd}_]*)*`
 
@@ -70,7 +73,19 @@ const helpName = `%{0,2}[\p{L}_][\p{L}\p{Nd}_]*(?:\.[\p{L}_][\p{L}\p{Nd}_]*)*`
 // whatever it starts with, when the Go code before it in the segment is
 // unfinished: inside brackets, a raw string or a block comment, or ending
 // in an operator (so "ok := a &&" followed by "!b" is Go).
+//
+// A cell that is only exit or quit, with or without (), is the LineMagic
+// of that name with the parentheses as Args: it ends the session, as in
+// IPython (see the exit magic).
 func Split(cell string) []Segment {
+	if t := strings.TrimSpace(cell); exitRE.MatchString(t) {
+		name, args, _ := strings.Cut(t, "(")
+		if args != "" {
+			args = "(" + args
+		}
+		line := strings.Count(cell[:strings.Index(cell, t)], "\n") + 1
+		return []Segment{{Kind: LineMagic, Text: t, Line: line, Name: name, Args: args}}
+	}
 	lines := strings.Split(cell, "\n")
 	for i, l := range lines {
 		if strings.TrimSpace(l) == "" {

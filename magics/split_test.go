@@ -29,6 +29,10 @@ func TestSplit(t *testing.T) {
 			{Kind: Shell, Text: "ls -l", Line: 5},
 			{Kind: LineMagic, Text: "%env  A=b c", Line: 6, Name: "env", Args: "A=b c"},
 		}},
+		{"exit", "\n exit \n", []Segment{{Kind: LineMagic, Text: "exit", Line: 2, Name: "exit"}}},
+		{"quit()", "quit( )", []Segment{{Kind: LineMagic, Text: "quit( )", Line: 1, Name: "quit", Args: "( )"}}},
+		{"exit among Go is Go", "x := 1\nexit", []Segment{{Kind: GoCode, Text: "x := 1\nexit", Line: 1}}},
+		{"exit with an argument is Go", "exit(1)", []Segment{{Kind: GoCode, Text: "exit(1)", Line: 1}}},
 		{"go line numbers after magic", "%pwd\n\n\nx := 1\n\n", []Segment{
 			{Kind: LineMagic, Text: "%pwd", Line: 1, Name: "pwd"},
 			{Kind: GoCode, Text: "x := 1", Line: 4},

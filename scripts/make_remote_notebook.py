@@ -147,7 +147,7 @@ fmt.Println("remote run:", wait(remote))
 fmt.Println("local run: ", wait(local))
 """)
 md("Same script, same data, same numbers: the metrics of both runs side by side.")
-code("sdk.Compare(ctx, []*sdk.Run{local, remote}, \"mse\")")
+code("sdk.Compare(ctx, []*sdk.Run{local, remote}, \"mse\", sdk.Minimize)")
 md("""
 ## 4. Only what changed travels
 

@@ -16,10 +16,13 @@
 #   authorized_keys         both public keys
 #   env                     shell lines: SSHD_PORT, SSHD_DIR, and the test users
 #
-# Run as root, it also creates two users (once): gantry-pw, who logs in with
-# the password in password.txt, and gantry-nopy, whose PATH has no Python
-# (the "remote without Python" case). As another user, it serves that user
-# only, by key.
+# Run as root, it also creates two users of its own, named after DIR so
+# that instances on one machine never share them (stop deletes them):
+# SSHD_PW_USER (gantry-pw-XXXXXXXX), who logs in with the password in
+# password.txt, and SSHD_NOPY_USER (gantry-nopy-XXXXXXXX), whose PATH has no
+# Python (the "remote without Python" case). As another user, it serves
+# that user only, by key. Secrets (password.txt, passphrase.txt, the
+# private keys) are created readable by their owner only.
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}
 if [[ -z $cmd || -z $dir ]]; then
@@ -30,6 +33,14 @@ pidfile=$dir/sshd.pid
 
 running() { [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
+# The instance's own test users, named after its directory.
+instance_users() {
+    local tag
+    tag=$(printf '%s' "$(cd "$1" 2>/dev/null && pwd || echo "$1")" | sha256sum | cut -c1-8)
+    pw_user=gantry-pw-$tag
+    nopy_user=gantry-nopy-$tag
+}
+
 case $cmd in
 start)
     port=${3:-2222}
@@ -39,6 +50,7 @@ start)
     fi
     mkdir -p "$dir"; chmod 700 "$dir"
     dir=$(cd "$dir" && pwd)
+    umask 077 # the secrets below are the owner's alone
     pidfile=$dir/sshd.pid
     if running; then echo "sshd already running in $dir (pid $(cat "$pidfile"))"; exit 0; fi
     [[ -f $dir/host_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C gantry-test-host -f "$dir/host_ed25519"
@@ -50,21 +62,26 @@ start)
     echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
     # The privilege-separation directory sshd insists on.
     mkdir -p /run/sshd 2>/dev/null || true
-    users=""
+    chmod 600 "$dir/passphrase.txt"
+    users=""; pw_user=""; nopy_user=""
     if [[ $(id -u) -eq 0 ]]; then
-        [[ -f $dir/password.txt ]] || echo "gantry-pw-$RANDOM$RANDOM" >"$dir/password.txt"
-        id gantry-pw >/dev/null 2>&1 || useradd -m -s /bin/bash gantry-pw
-        echo "gantry-pw:$(cat "$dir/password.txt")" | chpasswd
-        id gantry-nopy >/dev/null 2>&1 || useradd -m -s /bin/bash gantry-nopy
+        instance_users "$dir"
+        [[ -f $dir/password.txt ]] || echo "gantry-pw-$RANDOM$RANDOM$RANDOM" >"$dir/password.txt"
+        chmod 600 "$dir/password.txt"
+        id "$pw_user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$pw_user"
+        echo "$pw_user:$(cat "$dir/password.txt")" | chpasswd
+        id "$nopy_user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$nopy_user"
         # Unlocked for key logins (a new account is locked, and sshd without PAM refuses it).
-        usermod -p "*" gantry-nopy
+        usermod -p "*" "$nopy_user"
         # A PATH with the basic tools and no interpreter.
         mkdir -p "$dir/nopy-bin"
         for t in sh bash uname ls cat mkdir chmod mv rm printf true env id; do
             p=$(command -v $t) && ln -sf "$p" "$dir/nopy-bin/$t"
         done
+        # The users reach the public files (authorized_keys, nopy-bin), not the secrets.
         chmod 755 "$dir" "$dir/nopy-bin"
-        users="gantry-pw gantry-nopy"
+        chmod 644 "$dir/authorized_keys" "$dir/known_hosts"
+        users="$pw_user $nopy_user"
     fi
     me=$(id -un)
     {
@@ -85,7 +102,7 @@ start)
         echo "Subsystem sftp internal-sftp"
         echo "LogLevel VERBOSE"
         if [[ -n $users ]]; then
-            echo "Match User gantry-nopy"
+            echo "Match User $nopy_user"
             echo "    SetEnv PATH=$dir/nopy-bin"
         fi
     } >"$dir/sshd_config"
@@ -101,6 +118,8 @@ start)
         echo "SSHD_PORT=$port"
         echo "SSHD_USER=$me"
         echo "SSHD_USERS=\"$users\""
+        echo "SSHD_PW_USER=$pw_user"
+        echo "SSHD_NOPY_USER=$nopy_user"
     } >"$dir/env"
     cat "$dir/env"
     ;;
@@ -112,6 +131,15 @@ stop)
         for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     fi
     rm -f "$pidfile"
+    if [[ $(id -u) -eq 0 ]]; then
+        instance_users "$dir"
+        for u in "$pw_user" "$nopy_user"; do
+            if id "$u" >/dev/null 2>&1; then
+                pkill -KILL -u "$u" 2>/dev/null || true
+                userdel -r "$u" 2>/dev/null || true
+            fi
+        done
+    fi
     ;;
 drop)
     if running; then pkill -KILL -P "$(cat "$pidfile")" 2>/dev/null || true; fi

@@ -84,10 +84,30 @@ func (ws *Workspace) clusterConfig(ctx context.Context, name string, c ManagedCl
 
 // CreateCompute creates the managed cluster name (2 to 16 letters, digits
 // or hyphens) in its Slurm instance and adds it to the workspace.
+//
+// It is get-or-create: when a managed cluster of that name exists with the
+// same settings it does nothing and returns nil; when they differ, the
+// error matches ErrExists and says how (UpdateManagedCluster changes node
+// counts, priority and idle time).
 func (ws *Workspace) CreateCompute(ctx context.Context, name string, c ManagedCluster) error {
+	have, err := ws.w.Target(ctx, name)
+	found := err == nil
+	if found && have.Kind != workspace.KindSlurm {
+		return existing(have, "create compute", workspace.KindSlurm, nil, "")
+	}
+	if found && c.SlurmDir == "" {
+		if old, err := slurm.ParseConfig(have.Config); err == nil {
+			c.SlurmDir = old.SlurmDir // as UpdateManagedCluster: the instance it was made in
+		}
+	}
 	cfg, err := ws.clusterConfig(ctx, name, c)
 	if err != nil {
 		return fmt.Errorf("create compute %q: %w", name, err)
+	}
+	if found {
+		raw, _ := json.Marshal(cfg)
+		return existing(have, "create compute", workspace.KindSlurm, raw,
+			"change them with UpdateManagedCluster, delete it first, or pick another name")
 	}
 	var in *slurm.Instance
 	if cfg.NodesOf == "" {
@@ -279,7 +299,11 @@ func (r *Run) checkCluster(ctx context.Context) error {
 	if state == "" {
 		state = "no longer known"
 	}
-	to, reason := workspace.StateFailed, fmt.Sprintf("the Slurm job ended (%s) without the run's agent recording an end: its node failed or the agent was killed%s", state, slurmLogsHint(ctx, r.ws, d.Target))
+	cause := "its node failed or the agent was killed"
+	if f, err := (&slurm.Driver{}).JobFacts(ctx, job, h); err == nil && f.Cause() != "" {
+		cause = f.Cause()
+	}
+	to, reason := workspace.StateFailed, fmt.Sprintf("the Slurm job ended (%s) without the run's agent recording an end: %s%s", state, cause, slurmLogsHint(ctx, r.ws, d.Target))
 	if d.State == workspace.StateCancelRequested {
 		to, reason = workspace.StateCanceled, fmt.Sprintf("canceled in Slurm (%s) before its agent ran", state)
 	}

@@ -8,22 +8,147 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gantry/display"
 	"gantry/sdk/workspace"
 )
 
-// LowerIsBetter reports whether smaller values of the metric are better,
-// which Compare assumes when the metric's name contains "loss" or "err"
-// (any case: "val_loss", "error_rate", "RMSErr"); for any other metric,
-// larger is better ("accuracy", "f1").
-func LowerIsBetter(metric string) bool {
-	m := strings.ToLower(metric)
-	return strings.Contains(m, "loss") || strings.Contains(m, "err")
+// A Goal says which value of a metric is the best one.
+type Goal int
+
+// The goals. ByName, the zero value, leaves the choice to [GoalFor].
+const (
+	ByName   Goal = iota // Minimize or Maximize, by the metric's name: see GoalFor
+	Minimize             // the smallest value is best (loss, error, mse...)
+	Maximize             // the largest value is best (accuracy, auc, f1, r2...)
+)
+
+// String says what the goal means: "lower is better", "higher is better",
+// or "by name".
+func (g Goal) String() string {
+	switch g {
+	case Minimize:
+		return "lower is better"
+	case Maximize:
+		return "higher is better"
+	case ByName:
+		return "by name"
+	}
+	return fmt.Sprintf("Goal(%d)", int(g))
+}
+
+// arrow is the mark a table's header gives the metric compared.
+func (g Goal) arrow() string {
+	if g == Minimize {
+		return "↓"
+	}
+	return "↑"
+}
+
+// The words of metric names whose goal GoalFor knows.
+var (
+	minimizeWords = words("loss err error errors mse rmse mae mape smape msle rmsle rms nll logloss " +
+		"perplexity ppl cost wer cer ter fid kl regret distance dist brier latency duration time seconds " +
+		"fpr fnr miss bpd bpc")
+	maximizeWords = words("accuracy acc auc roc auroc aupr auprc f1 f2 fbeta r2 precision recall iou miou " +
+		"map ap bleu rouge meteor ndcg mrr dice score reward return psnr ssim sharpe throughput kappa mcc " +
+		"sensitivity specificity tpr tnr spearman pearson top1 top5 hit hits explained")
+)
+
+func words(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
+}
+
+// GoalFor returns the goal Compare and Best use for metric when they are
+// given ByName. The name is cut into words at underscores, dots, hyphens,
+// slashes, spaces and changes of case ("val_loss", "test/mse", "RMSErr",
+// "top1Acc"), and the last word that means something decides:
+//
+//   - Minimize: loss, err, error, mse, rmse, mae, mape, msle, rmsle, nll,
+//     logloss, perplexity, cost, wer, cer, fid, kl, regret, latency, time...
+//   - Maximize: accuracy, acc, auc, f1, r2, precision, recall, iou, map,
+//     bleu, rouge, ndcg, score, reward, psnr, ssim...
+//
+// A leading "neg" flips it, as in scikit-learn's "neg_mean_squared_error"
+// (error negated, so higher is better). A name with none of these words
+// gets Maximize; Compare's note then says it assumed so. Pass Minimize or
+// Maximize to say the goal yourself.
+func GoalFor(metric string) Goal {
+	g, _ := goalFor(metric)
+	return g
+}
+
+// goalFor is GoalFor, and whether a word of the name decided it.
+func goalFor(metric string) (Goal, bool) {
+	ws := splitName(metric)
+	neg := len(ws) > 1 && ws[0] == "neg"
+	for i := len(ws) - 1; i >= 0; i-- {
+		var g Goal
+		switch {
+		case minimizeWords[ws[i]]:
+			g = Minimize
+		case maximizeWords[ws[i]]:
+			g = Maximize
+		default:
+			continue
+		}
+		if neg {
+			g = Minimize + Maximize - g
+		}
+		return g, true
+	}
+	return Maximize, false
+}
+
+// splitName cuts a metric name into lower-case words.
+func splitName(s string) []string {
+	var out []string
+	r := []rune(s)
+	start := 0
+	flush := func(end int) {
+		if end > start {
+			out = append(out, strings.ToLower(string(r[start:end])))
+		}
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) {
+			flush(i)
+			start = i + 1
+			continue
+		}
+		if i > start && unicode.IsUpper(c) {
+			prev := r[i-1]
+			nextLower := i+1 < len(r) && unicode.IsLower(r[i+1])
+			// "topAcc" -> top Acc; "RMSErr" -> RMS Err
+			if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower) {
+				flush(i)
+				start = i
+			}
+		}
+	}
+	flush(len(r))
+	return out
+}
+
+// resolve returns the goal to use for metric, and whether the name
+// decided it without knowing (an assumed Maximize).
+func (g Goal) resolve(metric string) (Goal, bool) {
+	if g == Minimize || g == Maximize {
+		return g, false
+	}
+	g, known := goalFor(metric)
+	return g, !known
 }
 
 // runRow is what Compare and Plot know of one run.
 type runRow struct {
+	run     *Run
 	id      string
 	state   workspace.State
 	metrics workspace.Metrics
@@ -36,7 +161,7 @@ func loadRows(ctx context.Context, runs []*Run) []runRow {
 		if r == nil {
 			continue
 		}
-		row := runRow{id: r.ID}
+		row := runRow{run: r, id: r.ID}
 		if d, err := r.Details(ctx); err != nil {
 			row.err = err
 		} else {
@@ -49,16 +174,24 @@ func loadRows(ctx context.Context, runs []*Run) []runRow {
 }
 
 // Compare returns a table of runs for a notebook: one row per run, with its
-// short ID, its state and the last value of each metric any of the runs
-// logged. The row with the best last value of metric is highlighted (and
-// starred in the text version): the smallest when LowerIsBetter(metric),
-// else the largest. Leave the result as a cell's last expression to show
-// it:
+// short ID, its state and each metric any of the runs logged, metric first.
+// A metric with one value shows it; a series (a value per step, or a list
+// logged with log_list) shows its last value and a summary: how many
+// values, their mean, smallest and largest. Each column has one precision:
+// five significant digits of its largest value.
+//
+// The row with the best last value of metric is highlighted (and starred
+// in the text version): the smallest for Minimize, the largest for
+// Maximize; ByName lets GoalFor pick from the name. The metric's column
+// header carries the goal (↓ lower is better, ↑ higher is better) and the
+// note under the table says it. Leave the result as a cell's last
+// expression to show it:
 //
 //	runs, _ := ws.Experiment("mnist").Runs(ctx)
-//	sdk.Compare(ctx, runs, "val_loss")
-func Compare(ctx context.Context, runs []*Run, metric string) display.Bundle {
+//	sdk.Compare(ctx, runs, "val_loss", sdk.Minimize)
+func Compare(ctx context.Context, runs []*Run, metric string, goal Goal) display.Bundle {
 	rows := loadRows(ctx, runs)
+	goal, assumed := goal.resolve(metric)
 	names := map[string]bool{}
 	for _, r := range rows {
 		for n := range r.metrics.Scalars {
@@ -75,19 +208,31 @@ func Compare(ctx context.Context, runs []*Run, metric string) display.Bundle {
 	if metric != "" {
 		cols = append([]string{metric}, cols...)
 	}
-	best := bestRow(rows, metric)
+	best := bestRow(rows, metric, goal)
+	formats := make(map[string]numberFormat, len(cols))
+	for _, c := range cols {
+		formats[c] = columnFormat(rows, c)
+	}
 
-	header := append([]string{"", "run", "state"}, cols...)
+	header := []string{"", "run", "state"}
+	for _, c := range cols {
+		if c == metric {
+			c += " " + goal.arrow()
+		}
+		header = append(header, c)
+	}
 	table := [][]string{header}
 	var h strings.Builder
 	h.WriteString(`<table class="gantry-compare" style="border-collapse:collapse">`)
 	h.WriteString("<thead><tr>")
-	for _, c := range header[1:] {
+	for i, c := range header[1:] {
 		style := "padding:2px 8px;border-bottom:1px solid #999;text-align:left"
-		if c == metric {
+		title := ""
+		if i >= 2 && cols[i-2] == metric {
 			style += ";text-decoration:underline"
+			title = fmt.Sprintf(` title="%s"`, html.EscapeString(goal.String()))
 		}
-		fmt.Fprintf(&h, `<th style="%s">%s</th>`, style, html.EscapeString(c))
+		fmt.Fprintf(&h, `<th style="%s"%s>%s</th>`, style, title, html.EscapeString(c))
 	}
 	h.WriteString("</tr></thead><tbody>")
 	for i, r := range rows {
@@ -105,19 +250,23 @@ func Compare(ctx context.Context, runs []*Run, metric string) display.Bundle {
 			continue
 		}
 		for _, c := range cols {
-			v, ok := r.metrics.Scalars[c]
-			s := ""
-			if ok {
-				s = formatValue(v)
+			value, summary := formats[c].cell(r.metrics.Series[c], r.metrics.Scalars[c])
+			text := value
+			if summary != "" {
+				text += " (" + summary + ")"
 			}
-			line = append(line, s)
-			fmt.Fprintf(&h, `<td style="padding:2px 8px;text-align:right">%s</td>`, html.EscapeString(s))
+			line = append(line, text)
+			fmt.Fprintf(&h, `<td style="padding:2px 8px;text-align:right">%s`, html.EscapeString(value))
+			if summary != "" {
+				fmt.Fprintf(&h, `<div style="font-size:smaller;font-weight:normal;color:#666">%s</div>`, html.EscapeString(summary))
+			}
+			h.WriteString("</td>")
 		}
 		h.WriteString("</tr>")
 		table = append(table, line)
 	}
 	h.WriteString("</tbody></table>")
-	note := compareNote(rows, metric, best)
+	note := compareNote(rows, metric, goal, assumed, best, formats[metric])
 	fmt.Fprintf(&h, `<div style="font-size:smaller;color:#666">%s</div>`, html.EscapeString(note))
 	return display.Bundle{Data: map[string]any{
 		display.MIMEHTML:  h.String(),
@@ -125,8 +274,31 @@ func Compare(ctx context.Context, runs []*Run, metric string) display.Bundle {
 	}}
 }
 
+// Best returns the run among runs with the best last value of metric,
+// the one Compare highlights: the smallest for Minimize, the largest for
+// Maximize, by the name for ByName (see GoalFor). NaN and infinite values
+// do not count. It fails when a run's metrics cannot be read, or when no
+// run logged a finite value of metric.
+//
+//	best, err := sdk.Best(ctx, runs, "mse", sdk.Minimize)
+//	model, err := best.RegisterModel(ctx, "diabetes-ridge", "model.pkl", nil)
+func Best(ctx context.Context, runs []*Run, metric string, goal Goal) (*Run, error) {
+	rows := loadRows(ctx, runs)
+	for _, r := range rows {
+		if r.err != nil {
+			return nil, fmt.Errorf("best run by %s: %w", metric, r.err)
+		}
+	}
+	goal, _ = goal.resolve(metric)
+	i := bestRow(rows, metric, goal)
+	if i < 0 {
+		return nil, fmt.Errorf("best run by %s: none of the %d runs logged a finite value of %q", metric, len(rows), metric)
+	}
+	return rows[i].run, nil
+}
+
 // compareNote says which row is best, and why.
-func compareNote(rows []runRow, metric string, best int) string {
+func compareNote(rows []runRow, metric string, goal Goal, assumed bool, best int, f numberFormat) string {
 	switch {
 	case len(rows) == 0:
 		return "no runs to compare"
@@ -135,20 +307,33 @@ func compareNote(rows []runRow, metric string, best int) string {
 	case best < 0:
 		return fmt.Sprintf("%d runs; none logged %q", len(rows), metric)
 	}
-	dir := "higher"
-	if LowerIsBetter(metric) {
-		dir = "lower"
+	why := goal.String()
+	if assumed {
+		other := Minimize
+		if goal == Minimize {
+			other = Maximize
+		}
+		why += fmt.Sprintf(", assumed: the name %q does not say; pass sdk.%s if %s", metric, goalName(other), other)
 	}
-	return fmt.Sprintf("%d runs; best %s = %s: run %s (%s is better)", len(rows), metric,
-		formatValue(rows[best].metrics.Scalars[metric]), shortID(rows[best].id), dir)
+	return fmt.Sprintf("%d runs; best %s = %s (last value; %s): run %s", len(rows), metric,
+		f.format(rows[best].metrics.Scalars[metric]), why, shortID(rows[best].id))
+}
+
+func goalName(g Goal) string {
+	if g == Minimize {
+		return "Minimize"
+	}
+	return "Maximize"
 }
 
 // bestRow returns the index of the row with the best finite last value of
 // metric, or -1 if none has one.
-func bestRow(rows []runRow, metric string) int {
-	lower := LowerIsBetter(metric)
+func bestRow(rows []runRow, metric string, goal Goal) int {
 	best := -1
 	for i, r := range rows {
+		if r.err != nil {
+			continue
+		}
 		v, ok := r.metrics.Scalars[metric]
 		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
@@ -158,11 +343,93 @@ func bestRow(rows []runRow, metric string) int {
 			continue
 		}
 		b := rows[best].metrics.Scalars[metric]
-		if (lower && v < b) || (!lower && v > b) {
+		if (goal == Minimize && v < b) || (goal != Minimize && v > b) {
 			best = i
 		}
 	}
 	return best
+}
+
+// significant is how many significant digits a column shows of its
+// largest value.
+const significant = 5
+
+// A numberFormat writes the numbers of one column alike: a fixed number of
+// decimals, or exponent notation when the values are very large or small.
+type numberFormat struct {
+	decimals int
+	exp      bool
+}
+
+// columnFormat picks the format of the metric's column from every value
+// it shows: significant digits of the largest, and at least two of the
+// smallest non-zero one, up to 6 decimals; exponent notation beyond that.
+func columnFormat(rows []runRow, metric string) numberFormat {
+	maxAbs, minAbs := 0.0, math.Inf(1)
+	for _, r := range rows {
+		for _, m := range r.metrics.Series[metric] {
+			a := math.Abs(m.Value)
+			if math.IsNaN(a) || math.IsInf(a, 0) {
+				continue
+			}
+			maxAbs = math.Max(maxAbs, a)
+			if a > 0 {
+				minAbs = math.Min(minAbs, a)
+			}
+		}
+	}
+	if maxAbs == 0 {
+		return numberFormat{}
+	}
+	digits := func(a float64) int { return int(math.Floor(math.Log10(a))) + 1 } // before the point
+	if digits(maxAbs) > 9 || digits(maxAbs) < -3 {
+		return numberFormat{decimals: significant - 1, exp: true}
+	}
+	d := max(significant-digits(maxAbs), 2-digits(minAbs), 0)
+	if d > 6 {
+		return numberFormat{decimals: significant - 1, exp: true}
+	}
+	return numberFormat{decimals: d}
+}
+
+func (f numberFormat) format(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case f.exp:
+		return strconv.FormatFloat(v, 'e', f.decimals, 64)
+	}
+	return strconv.FormatFloat(v, 'f', f.decimals, 64)
+}
+
+// cell returns what a table shows of one run's metric: its last value,
+// and for a series a summary of all its values.
+func (f numberFormat) cell(series []workspace.Metric, last float64) (value, summary string) {
+	if len(series) == 0 {
+		return "", ""
+	}
+	value = f.format(last)
+	if len(series) == 1 {
+		return value, ""
+	}
+	sum, n := 0.0, 0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, m := range series {
+		if math.IsNaN(m.Value) {
+			continue
+		}
+		sum += m.Value
+		n++
+		lo, hi = math.Min(lo, m.Value), math.Max(hi, m.Value)
+	}
+	if n == 0 {
+		return value, fmt.Sprintf("%d values, all NaN", len(series))
+	}
+	return value, fmt.Sprintf("%d values: mean %s, min %s, max %s", len(series), f.format(sum/float64(n)), f.format(lo), f.format(hi))
 }
 
 func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

@@ -18,24 +18,50 @@
 // by ID. Moving the same script to another target changes only
 // RunConfiguration.Target.
 //
-// The data layer is sdk/workspace; snapshots sdk/snapshot; environments
-// sdk/environment; what scripts report, sdk/track; the agent, sdk/agent.
+// # Compute targets
 //
-// After a run: Run.Files and Run.Download fetch what it wrote,
-// Run.RegisterModel copies an output into the workspace's model registry
-// (Workspace.Models, Workspace.DownloadModel), Run.SetTag and
-// Experiment.Runs with a Filter select runs, Run.Snapshot and DiffSnapshots
-// show the code each ran, and Run.SubmitChild groups runs under a parent.
-// In a notebook, Compare and Plot show runs side by side:
+// Three kinds, all created the same way and all get-or-create: a create or
+// attach of a name that exists with the same settings does nothing, so a
+// notebook can run it every time; other settings are refused with an error
+// matching ErrExists that names each one that differs.
+//
+//   - this machine: CreateLocalCompute(ctx, "local", LocalCompute{});
+//   - a machine over SSH: AttachSSHCompute(ctx, "gpu-box", SSHCompute{...}),
+//     which checks the host key, installs the agent there and describes the
+//     machine; with SSHCompute.Slurm, the login node of an existing Slurm
+//     cluster, whose runs become batch jobs;
+//   - a managed cluster on Slurm that boots nodes for runs and stops them
+//     when idle: CreateCompute(ctx, "cpu-cluster", ManagedCluster{...}),
+//     UpdateManagedCluster, ClusterStatus, WaitForCluster.
+//
+// ComputeTarget looks one up by name; its error matches ErrNotFound when
+// there is none. DescribeCompute says how a target is now.
+//
+// # After a run
+//
+// Run.Metrics returns what the script logged (gantry_run.log in Python,
+// gantry/sdk/track in Go). In a notebook, Compare and Plot show runs side
+// by side, and Best picks the run to keep, each with the metric's goal:
 //
 //	runs, _ := ws.Experiment("mnist").Runs(ctx)
-//	sdk.Compare(ctx, runs, "val_loss") // a table, the best run highlighted
-//	sdk.Plot(ctx, runs, "val_loss")    // an SVG line plot
+//	sdk.Compare(ctx, runs, "val_loss", sdk.Minimize) // a table, the best run highlighted
+//	sdk.Plot(ctx, runs, "val_loss")                  // an SVG line plot
+//	best, err := sdk.Best(ctx, runs, "val_loss", sdk.Minimize)
+//	model, err := best.RegisterModel(ctx, "mnist", "model.pt", nil)
 //
-// The same operations are on the command line: gantry compute ... and
-// gantry run submit|list|logs|wait|cancel.
+// ByName lets GoalFor pick the goal from the metric's name (loss, err, mse,
+// rmse, mae... lower is better; accuracy, auc, f1, r2... higher).
+// Run.Files and Run.Download fetch what a run wrote, Run.RegisterModel
+// copies an output into the workspace's model registry (Workspace.Models,
+// Workspace.DownloadModel), Run.SetTag and Experiment.Runs with a Filter
+// select runs, Run.Snapshot and DiffSnapshots show the code each ran, and
+// Run.SubmitChild groups runs under a parent.
 //
-// Status: the local target runs jobs end to end, from cells, from magics
-// (%compute, %submit, %runs, %run, %metrics, %model) and from the gantry
-// CLI; SSH and Slurm targets are the next steps.
+// The same operations are magics in a notebook (%compute, %submit, %runs,
+// %run, %metrics, %model; %help NAME) and commands in a terminal
+// (gantry compute ..., gantry run submit|list|logs|wait|cancel).
+//
+// The data layer is sdk/workspace; snapshots sdk/snapshot; environments
+// sdk/environment; what scripts report, sdk/track; the agent, sdk/agent;
+// the target drivers, sdk/driver and its local, ssh and slurm packages.
 package sdk

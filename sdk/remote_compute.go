@@ -40,11 +40,38 @@ func (ws *Workspace) sshDriver() (*sshdriver.Driver, error) {
 	}
 	r := &ws.remotes
 	r.once.Do(func() {
-		r.pool = &sshdriver.Pool{Exe: exe, Secrets: &sshdriver.Secrets{}}
+		secrets := ws.secrets
+		if secrets == nil {
+			secrets = &sshdriver.Secrets{}
+		}
+		r.pool = &sshdriver.Pool{Exe: exe, Secrets: secrets}
 		r.follows = map[string]bool{}
 		r.ctx, r.stop = context.WithCancel(context.Background())
 	})
 	return &sshdriver.Driver{Pool: r.pool}, nil
+}
+
+// Secrets holds the passwords and passphrases of SSH targets that are
+// configured to prompt for them, in memory only, with the way to prompt.
+// A kernel keeps one for its session and gives it to every Workspace it
+// opens (UseSecrets), so a secret answered once serves magics and cells
+// alike.
+type Secrets = sshdriver.Secrets
+
+// NewSecrets returns an empty Secrets that asks with prompt (nil: no one
+// can be asked).
+func NewSecrets(prompt func(ctx context.Context, question string) (string, error)) *Secrets {
+	return &Secrets{Prompt: prompt}
+}
+
+// UseSecrets makes the workspace keep and look up prompted secrets in s,
+// shared with the other Workspaces given s. Call it before the workspace
+// connects to an SSH target.
+func (ws *Workspace) UseSecrets(s *Secrets) {
+	ws.secrets = s
+	if ws.remotes.pool != nil {
+		ws.remotes.pool.Secrets = s
+	}
 }
 
 // SetSecretPrompt sets how SSH targets configured to prompt for a
@@ -57,11 +84,12 @@ func (ws *Workspace) SetSecretPrompt(prompt func(ctx context.Context, question s
 }
 
 // SetSecret gives the password ("password") or key passphrase
-// ("passphrase") of an SSH target for this process's life, for targets
-// configured to prompt for it.
+// ("passphrase") of an SSH target, or the secret ("secret") of a Spark
+// target, for this process's life, for targets configured to prompt for
+// it.
 func (ws *Workspace) SetSecret(target, what, value string) error {
-	if what != "password" && what != "passphrase" {
-		return fmt.Errorf("secret %q: only password and passphrase are kept", what)
+	if what != "password" && what != "passphrase" && what != "secret" {
+		return fmt.Errorf("secret %q: only password, passphrase (SSH targets) and secret (Spark targets) are kept", what)
 	}
 	d, err := ws.sshDriver()
 	if err != nil {
@@ -75,20 +103,36 @@ func (ws *Workspace) SetSecret(target, what, value string) error {
 // connects (checking the host key), logs in, installs the agent there if
 // need be, and describes the machine; the target is saved only if all of
 // that worked. An error names the step that failed.
+//
+// It is get-or-create: when an SSH target of that name exists with the
+// same settings, it connects to it and describes the machine, changing
+// nothing; when the settings differ, the error matches ErrExists and says
+// how.
 func (ws *Workspace) AttachSSHCompute(ctx context.Context, name string, c SSHCompute) (*MachineInfo, error) {
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("attach %q: %w", name, err)
-	}
-	if _, err := ws.w.Target(ctx, name); err == nil {
-		return nil, fmt.Errorf("attach %q: a target of that name exists: detach it first, or pick another name", name)
 	}
 	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
+	have, err := ws.w.Target(ctx, name)
+	found := err == nil
+	if found {
+		if err := existing(have, "attach", workspace.KindSSH, cfg, "detach it first (DetachCompute), or pick another name"); err != nil {
+			return nil, err
+		}
+	}
 	d, err := ws.sshDriver()
 	if err != nil {
 		return nil, err
+	}
+	if found {
+		probe, err := d.Attach(ctx, have.Name, have.Config)
+		if err != nil {
+			return nil, fmt.Errorf("attach %q (attached already): %w", name, err)
+		}
+		return probe, nil
 	}
 	probe, err := d.Attach(ctx, name, cfg)
 	if err != nil {
@@ -181,6 +225,35 @@ type Transfer struct {
 	WireBytes int64 // all the submit wrote to the connection: run files (manifest included), blobs, framing
 	FilesSent int   // distinct snapshot files sent
 	Files     int   // distinct files in the snapshot; the machine had the rest
+}
+
+// String says what was sent in a sentence, for people: "Sent the
+// snapshot's 3 files (2048 bytes), 4096 bytes in all.", "Sent 1 of the
+// snapshot's 5 files (742 bytes; the machine had the other 4), ...", or
+// "Sent none of the snapshot's 5 files (the machine had them all), ...".
+func (t Transfer) String() string {
+	files := plural(t.Files, "file")
+	var what string
+	switch {
+	case t.FilesSent == 0 && t.Files == 1:
+		what = "none of the snapshot's 1 file (the machine had it)"
+	case t.FilesSent == 0 && t.Files > 0:
+		what = fmt.Sprintf("none of the snapshot's %s (the machine had them all)", files)
+	case t.FilesSent >= t.Files:
+		what = fmt.Sprintf("the snapshot's %s (%s)", files, plural(int(t.BytesSent), "byte"))
+	default:
+		what = fmt.Sprintf("%d of the snapshot's %s (%s; the machine had the other %d)", t.FilesSent, files,
+			plural(int(t.BytesSent), "byte"), t.Files-t.FilesSent)
+	}
+	return fmt.Sprintf("Sent %s, %s in all.", what, plural(int(t.WireBytes), "byte"))
+}
+
+// plural is "1 file" or "n files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Transfer returns what the run's submit sent to its machine, and false

@@ -10,6 +10,7 @@ import (
 
 	"gantry/sdk/agent"
 	"gantry/sdk/snapshot"
+	"gantry/sdk/workspace"
 )
 
 // Resubmit runs the run's code again, as a new run of the same experiment
@@ -68,10 +69,17 @@ func (r *Run) resubmit(ctx context.Context) (*Run, error) {
 		return nil, err
 	}
 	nodes, _ := strconv.Atoi(d.Properties[nodeCountProperty])
-	job.MaxConcurrentRuns = 0
+	job.RunID, job.Target, job.MaxConcurrentRuns = "", t.Name, 0
 	var local LocalCompute
 	if err := json.Unmarshal(t.Config, &local); err == nil {
 		job.MaxConcurrentRuns = local.MaxConcurrentRuns
 	}
-	return r.ws.Experiment(d.Experiment).launch(ctx, t, drv, &m, job, d.ParentID, nodes)
+	if err := r.ws.checkGPUs(ctx, t, job.GPUCount); err != nil {
+		return nil, err
+	}
+	spec := workspace.RunSpec{Experiment: d.Experiment, ParentID: d.ParentID, Target: t.Name, SnapshotID: m.ID(), EnvKey: job.Environment.Key()}
+	if nodes > 1 {
+		spec.Properties = map[string]string{nodeCountProperty: strconv.Itoa(nodes)}
+	}
+	return r.ws.handOver(ctx, spec, job, drv, t, RunConfiguration{NodeCount: nodes, GPUCount: job.GPUCount}, &m)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gantry/sdk/agent"
+	"gantry/sdk/controller"
 	"gantry/sdk/driver"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
@@ -69,35 +70,63 @@ func (r *Run) failSubmit(ctx context.Context, cause error) error {
 func (r *Run) Details(ctx context.Context) (workspace.Run, error) { return r.ws.w.Run(ctx, r.ID) }
 
 // Status returns the run's state. A run whose agent has stopped sending
-// heartbeats is marked NotResponding.
+// heartbeats is marked NotResponding; a run whose submitter or agent died
+// without recording an end is ended, with the reason (reconcile.go).
 func (r *Run) Status(ctx context.Context) (workspace.State, error) {
-	if _, err := r.ws.w.MarkStale(ctx, staleAfter); err != nil {
-		return "", err
-	}
-	if err := r.checkCluster(ctx); err != nil { // cluster.go
+	if _, err := r.ws.w.MarkStale(ctx, staleAfter); err != nil && !transient(err) {
 		return "", err
 	}
 	d, err := r.ws.w.Run(ctx, r.ID)
+	if err != nil {
+		return "", err
+	}
+	if err := r.ws.reconcile(ctx, d); err != nil && !transient(err) {
+		return d.State, err
+	}
+	if err := r.checkCluster(ctx); err != nil { // cluster.go
+		return d.State, err
+	}
+	d, err = r.ws.w.Run(ctx, r.ID)
 	return d.State, err
+}
+
+// transient reports whether err is one that passes: the disk of the
+// workspace is full, or another process holds its database for long.
+// Watching a run goes on through them.
+func transient(err error) bool {
+	return errors.Is(err, workspace.ErrDiskFull) || errors.Is(err, workspace.ErrLocked)
 }
 
 // staleAfter is how long an agent may stay silent before its run is
 // NotResponding (agents beat every 2 s).
 const staleAfter = 15 * time.Second
 
-// Cancel asks the run's agent to stop the run: SIGTERM to the script's
-// process group, then SIGKILL after a grace period.
+// Cancel stops the run: its agent ends the script's process group
+// (SIGTERM, then SIGKILL after a grace period) and records Canceled. A run
+// whose agent is gone is ended here, what is left of its script stopped;
+// a run not yet handed to its target never starts.
 func (r *Run) Cancel(ctx context.Context) error {
-	if err := r.ws.w.Transition(ctx, r.ID, workspace.StateCancelRequested, "cancel requested"); err != nil {
+	err := r.ws.w.Transition(ctx, r.ID, workspace.StateCancelRequested, "cancel requested")
+	if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
 		return err
 	}
-	d, err := r.Details(ctx)
-	if err != nil {
+	d, derr := r.Details(ctx)
+	if derr != nil {
+		return derr
+	}
+	if err != nil && d.State != workspace.StateCancelRequested {
+		return err // final, or not in a state that cancels
+	}
+	// A cancel asked for again looks again at who is alive.
+	if err := r.ws.reconcile(ctx, d); err != nil {
 		return err
 	}
 	var h driver.Handle
 	if err := json.Unmarshal([]byte(d.Properties[handleProperty]), &h); err != nil || h.Kind == "" {
 		return nil // not handed to a target yet: the request is enough
+	}
+	if h.Kind == controller.Kind {
+		return nil // the controller sees the request, and cancels the children
 	}
 	drv, err := r.ws.driver(h.Kind)
 	if err != nil {
@@ -124,7 +153,10 @@ type WaitOptions struct {
 	Poll         time.Duration
 	// Status, if set, is called with the run's state when it changes and
 	// about once a second while it lasts, with the time since the wait
-	// began: for a status line kept up to date in place.
+	// began: for a status line kept up to date in place. Without it, a
+	// wait with an Output writes a line there for each change of state
+	// after the first (NotResponding, Running again, requeued,
+	// CancelRequested...), with its reason, as "[gantry] ..." lines.
 	Status func(state workspace.State, waited time.Duration)
 }
 
@@ -135,7 +167,9 @@ var ErrRunFailed = errors.New("run did not complete")
 // WaitForCompletion waits until the run reaches a final state, copying its
 // output log to o.Output from o.Offset on as it grows (no line lost or
 // shown twice). It returns the final state and the offset reached, from
-// which a later wait can resume.
+// which a later wait can resume. It ends only when the run ends or ctx
+// does: a run whose agent or submitter died is ended by the wait itself
+// (Status), and a full disk or a busy database only slows it down.
 func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.State, int64, error) {
 	if o.Poll <= 0 {
 		o.Poll = 50 * time.Millisecond
@@ -153,21 +187,38 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 	}
 	var lastState workspace.State
 	var lastReport time.Time
+	var lastTrouble string
+	events := 0 // state changes already told, with an Output and no Status
 	for {
 		st, err := r.Status(ctx)
-		if err != nil {
+		switch {
+		case err != nil && transient(err) && ctx.Err() == nil:
+			if msg := err.Error(); msg != lastTrouble && o.Output != nil && o.Status == nil {
+				fmt.Fprintf(o.Output, "[gantry] still waiting for run %s: %v\n", shortID(r.ID), err)
+			}
+			lastTrouble = err.Error()
+		case err != nil:
 			return st, offset, err
+		default:
+			lastTrouble = ""
 		}
-		if o.Status != nil && (st != lastState || time.Since(lastReport) >= time.Second) {
+		if st == "" {
+			st = lastState
+		}
+		if o.Status != nil && st != "" && (st != lastState || time.Since(lastReport) >= time.Second) {
 			o.Status(st, time.Since(began))
-			lastState, lastReport = st, time.Now()
+			lastReport = time.Now()
 		}
 		if o.Output != nil {
 			if offset, err = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output); err != nil {
 				return st, offset, err
 			}
 			others.copy(dir, o.Output, false)
+			if o.Status == nil && st != lastState {
+				events = r.tellEvents(ctx, o.Output, events)
+			}
 		}
+		lastState = st
 		if st.Final() {
 			if o.Output != nil { // the last words after the final state
 				offset, _ = copyFrom(filepath.Join(dir, agent.OutputLog), offset, o.Output)
@@ -185,6 +236,42 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 		case <-time.After(o.Poll):
 		}
 	}
+}
+
+// tellEvents writes to w the run's unusual changes of state (see
+// unusual) after the first told ones, and returns how many events it has
+// seen. The first call tells none of the history (the wait began there),
+// only counts it.
+func (r *Run) tellEvents(ctx context.Context, w io.Writer, told int) int {
+	evs, err := r.ws.w.Events(ctx, r.ID)
+	if err != nil {
+		return told
+	}
+	if told == 0 {
+		return len(evs)
+	}
+	for _, e := range evs[min(told, len(evs)):] {
+		if !unusual(e) {
+			continue
+		}
+		fmt.Fprintf(w, "[gantry] run %s: %s -> %s: %s\n", shortID(r.ID), e.From, e.To, e.Reason)
+	}
+	return len(evs)
+}
+
+// unusual reports whether a change of state is one a watcher would not
+// expect, and is told during a wait: the agent's silence and its return,
+// a requeue, a cancel request.
+func unusual(e workspace.Event) bool {
+	switch e.To {
+	case workspace.StateNotResponding, workspace.StateCancelRequested:
+		return true
+	case workspace.StateQueued:
+		return e.From != workspace.StateNotStarted
+	case workspace.StateRunning:
+		return e.From == workspace.StateNotResponding
+	}
+	return false
 }
 
 // lastReason gives the reason of the run's last event, for errors.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,12 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"gantry/sdk/agent"
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
 	"gantry/sdk/driver/slurm"
+	"gantry/sdk/driver/spark"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
+	"gantry/sdk/gpu"
+	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
 )
@@ -28,7 +34,8 @@ type Workspace struct {
 	w       *workspace.Workspace
 	exe     string // the gantry binary that runs agents
 	drivers map[string]driver.Factory
-	remotes remotes // SSH connections and followed runs
+	remotes remotes  // SSH connections and followed runs
+	secrets *Secrets // prompted secrets, shared (UseSecrets); nil: the workspace's own
 	// checks compares Slurm's view of runs with ours (cluster.go).
 	checks clusterChecks
 	// onWait is called when a wait for a run begins (see OnWait).
@@ -117,6 +124,9 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 		}
 		return &local.Driver{Exe: exe}, nil
 	}
+	if kind == spark.Kind { // spark_compute.go
+		return ws.sparkDriver()
+	}
 	if kind == slurm.Kind { // managed clusters: cluster.go
 		exe, err := ws.gantry()
 		if err != nil {
@@ -134,7 +144,10 @@ type LocalCompute struct {
 }
 
 // CreateLocalCompute adds the local target under name (2 to 16 letters,
-// digits or hyphens, starting with a letter).
+// digits or hyphens, starting with a letter). It is get-or-create: when a
+// local target of that name exists with the same settings it does nothing
+// and returns nil, so a notebook can run it every time; when the settings
+// differ, the error matches ErrExists and says how.
 func (ws *Workspace) CreateLocalCompute(ctx context.Context, name string, c LocalCompute) error {
 	cfg, err := json.Marshal(c)
 	if err != nil {
@@ -143,8 +156,18 @@ func (ws *Workspace) CreateLocalCompute(ctx context.Context, name string, c Loca
 	if err := (&local.Driver{}).Validate(ctx, cfg); err != nil {
 		return fmt.Errorf("create compute %q: %w", name, err)
 	}
-	return ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindLocal, Config: cfg,
+	const remedy = "change them with UpdateLocalCompute, delete it first, or pick another name"
+	if t, err := ws.w.Target(ctx, name); err == nil {
+		return existing(t, "create compute", workspace.KindLocal, cfg, remedy)
+	}
+	err = ws.w.CreateTarget(ctx, workspace.Target{Name: name, Kind: workspace.KindLocal, Config: cfg,
 		ProvisioningState: workspace.ProvisioningSucceeded})
+	if errors.Is(err, ErrExists) { // created meanwhile by another process
+		if t, terr := ws.w.Target(ctx, name); terr == nil {
+			return existing(t, "create compute", workspace.KindLocal, cfg, remedy)
+		}
+	}
+	return err
 }
 
 // ComputeTargets lists the workspace's compute targets.
@@ -160,6 +183,12 @@ type RunConfiguration struct {
 	EnvVars     map[string]string
 	MaxDuration time.Duration // 0: no limit
 	NodeCount   int           // for clusters; 1 on the local target
+	// GPUCount is how many GPUs the run asks for (per node). On the
+	// local and SSH targets the run's agent leases that many devices of
+	// the machine (CUDA_VISIBLE_DEVICES), holding the run in Queued while
+	// they are busy; on a managed cluster the job asks Slurm for them
+	// (--gres=gpu:N). A run that asks for none sees no GPU.
+	GPUCount int
 }
 
 // ScriptRunConfig is what to run: the seed's ScriptRunConfig.
@@ -170,6 +199,13 @@ type ScriptRunConfig struct {
 	Arguments       []string
 	RunConfig       RunConfiguration
 	Snapshot        snapshot.Options
+	// SubmitKey, if not "", names this submit: a submit retried with the
+	// same key (after a crash, or a reply that never arrived) returns the
+	// run the first attempt started instead of starting another. Keys are
+	// unique in the workspace; a UUID or "notebook/cell/attempt" will do.
+	SubmitKey string
+
+	prepared // a pipeline step's parts, already in the workspace (child.go)
 }
 
 // Experiment groups runs under a name.
@@ -226,59 +262,188 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		// The workspace beside the notebook is not part of the code.
 		opts.Exclude = append(append([]string(nil), opts.Exclude...), "/"+filepath.ToSlash(rel)+"/")
 	}
-	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, opts)
+	m, err := src.snapshot(ctx, store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
-	return e.launch(ctx, t, drv, m, agent.Job{
-		Script: src.Script, Command: src.Command, Arguments: src.Arguments, Environment: *env,
-		EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
-		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns,
-	}, parentID, src.RunConfig.NodeCount)
+	job := agent.Job{Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
+		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
+		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns, GPUCount: src.RunConfig.GPUCount}
+	if err := ws.checkGPUs(ctx, t, src.RunConfig.GPUCount); err != nil {
+		return nil, fmt.Errorf("submit to %q: %w", target, err)
+	}
+	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
+		EnvKey: env.Key(), SubmitKey: src.SubmitKey, Properties: src.properties}
+	if n := src.RunConfig.NodeCount; n > 1 { // kept for Resubmit
+		spec.Properties = maps.Clone(spec.Properties)
+		if spec.Properties == nil {
+			spec.Properties = map[string]string{}
+		}
+		spec.Properties[nodeCountProperty] = strconv.Itoa(n)
+	}
+	for {
+		if spec.SubmitKey != "" {
+			held, supersedes, err := ws.runForKey(ctx, spec.SubmitKey)
+			if err != nil {
+				return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
+			}
+			if held != nil {
+				return held, nil
+			}
+			spec.Supersedes = supersedes
+		}
+		run, err := ws.handOver(ctx, spec, job, drv, t, src.RunConfig, m)
+		var bound *workspace.KeyBoundError
+		if errors.As(err, &bound) {
+			continue // another submit with the key got there first: look again
+		}
+		return run, err
+	}
 }
 
 // nodeCountProperty is the run property that keeps how many nodes a run
 // on a cluster asked for, when more than one (for Resubmit).
 const nodeCountProperty = "gantry.node_count"
 
-// launch records a run of the snapshot m in experiment e, writes what its
-// agent needs, and hands it to its target t's driver drv. job says what
-// to run; launch fills in the run's identity.
-func (e *Experiment) launch(ctx context.Context, t workspace.Target, drv driver.Driver, m *snapshot.Manifest, job agent.Job, parentID string, nodes int) (*Run, error) {
-	ws := e.ws
-	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: t.Name, SnapshotID: m.ID(), EnvKey: job.Environment.Key()}
-	if nodes > 1 {
-		spec.Properties = map[string]string{nodeCountProperty: strconv.Itoa(nodes)}
+// handOver records a run of spec and hands it to its target t with drv.
+// From the run's creation until the hand-over is recorded, this process
+// holds the run's submit lock (package runlock): if it dies part way, the
+// run is failed and never started, by its agent or by whoever looks at it
+// next (reconcile.go), since the caller never received its ID.
+func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job agent.Job, drv driver.Driver,
+	t workspace.Target, rc RunConfiguration, m *snapshot.Manifest) (*Run, error) {
+	spec.ID = uuid.NewString()
+	dir, err := ws.w.RunDir(spec.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("submit to %q: %w", t.Name, err)
+	}
+	lock, err := runlock.BeginSubmit(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("submit to %q: %w", t.Name, err)
 	}
 	r, err := ws.w.NewRun(ctx, spec)
 	if err != nil {
+		lock.Complete()
+		os.RemoveAll(dir)
 		return nil, err
 	}
+	defer lock.Complete() // after a failure too: the run is Failed then
 	run := &Run{ws: ws, ID: r.ID}
-	dir, err := ws.w.RunDir(r.ID)
-	if err != nil {
-		return nil, err
-	}
-	job.RunID, job.Experiment, job.SnapshotID, job.Target = r.ID, e.Name, m.ID(), t.Name
+	job.RunID = r.ID
 	if err := run.prepareDir(dir, m, job); err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
 	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+t.Name); err != nil {
-		return nil, err
+		return nil, run.failSubmit(ctx, err)
 	}
-	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config, NodeCount: nodes})
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config,
+		NodeCount: rc.NodeCount, GPUCount: rc.GPUCount})
 	if err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
-	if hb, err := json.Marshal(h); err == nil {
-		_ = ws.w.SetProperty(ctx, r.ID, handleProperty, string(hb))
+	hb, err := json.Marshal(h)
+	if err == nil {
+		err = ws.w.SetProperty(ctx, r.ID, handleProperty, string(hb))
+	}
+	if err != nil {
+		// The agent waits for the hand-over and fails the run when it
+		// sees that it did not complete.
+		return nil, run.failSubmit(ctx, fmt.Errorf("record the run's handle: %w", err))
+	}
+	if err := lock.Complete(); err != nil {
+		return nil, run.failSubmit(ctx, fmt.Errorf("complete the submit: %w", err))
+	}
+	if c, ok := drv.(driver.Committer); ok {
+		// If this fails (the connection dropped), the follower tells the
+		// agent when it next reaches the machine.
+		_ = c.Commit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config}, h)
 	}
 	ws.follow(ctx, r.ID)
 	return run, nil
 }
 
+// runForKey finds the run a retried submit with key is to return: the
+// run that holds the key, if it was handed to its target. A submit with
+// the key still under way is waited for. A run that holds the key but
+// whose submit died part way is failed, and returned as supersedes: the
+// new run takes the key over.
+func (ws *Workspace) runForKey(ctx context.Context, key string) (held *Run, supersedes string, err error) {
+	for {
+		d, err := ws.w.RunBySubmitKey(ctx, key)
+		if errors.Is(err, workspace.ErrNotFound) {
+			return nil, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if d.Properties[handleProperty] != "" {
+			ws.follow(ctx, d.ID)
+			return &Run{ws: ws, ID: d.ID}, "", nil
+		}
+		dir, err := ws.w.RunDir(d.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		st, err := runlock.Submit(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		if st == runlock.SubmitInProgress {
+			if _, err := runlock.AwaitSubmit(ctx, dir, 20*time.Millisecond); err != nil {
+				return nil, "", err
+			}
+			continue
+		}
+		if !d.State.Final() {
+			err := ws.w.Transition(ctx, d.ID, workspace.StateFailed, "its submit was interrupted before the run was handed to its target; the submit was retried with the same key")
+			if err != nil && !errors.Is(err, workspace.ErrIllegalTransition) {
+				return nil, "", err
+			}
+		}
+		if err := runlock.ClearAbandoned(dir); err != nil {
+			return nil, "", err
+		}
+		return nil, d.ID, nil
+	}
+}
+
+// checkGPUs refuses, before anything is recorded, a request for more GPUs
+// than the target can ever give: the local machine's devices, or a
+// managed cluster's nodes. An SSH machine is asked by the run's agent.
+func (ws *Workspace) checkGPUs(ctx context.Context, t workspace.Target, n int) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("GPUCount is %d: ask for 0 or more GPUs", n)
+	case n == 0:
+		return nil
+	case t.Kind == workspace.KindLocal:
+		devs, err := gpu.Detect(ctx)
+		if err != nil {
+			return fmt.Errorf("the run asks for %d GPUs: %w", n, err)
+		}
+		if n > len(devs) {
+			return fmt.Errorf("the run asks for %d GPUs, and this machine has %d (nvidia-smi lists them): ask for at most %d, or submit to a target with GPUs",
+				n, len(devs), len(devs))
+		}
+	case t.Kind == workspace.KindSlurm:
+		cfg, err := slurm.ParseConfig(t.Config)
+		if err != nil {
+			return err
+		}
+		return cfg.CheckGPUs(n, nil)
+	}
+	return nil
+}
+
 // check validates a ScriptRunConfig before anything is recorded.
 func (src *ScriptRunConfig) check() error {
+	if src.snapshotID != "" {
+		return nil // checked when the pipeline was submitted
+	}
 	if src.SourceDirectory == "" {
 		src.SourceDirectory = "."
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -39,7 +40,7 @@ func (s *sshd) config(t *testing.T) SSHCompute {
 }
 
 func (s *sshd) needUsers(t *testing.T) {
-	if !strings.Contains(s.Env["SSHD_USERS"], "gantry-pw") {
+	if s.Env["SSHD_PW_USER"] == "" {
 		t.Skip("the test users are created only when scripts/sshd.sh runs as root")
 	}
 }
@@ -400,7 +401,7 @@ func TestSSHPasswordLogin(t *testing.T) {
 	pw, _ := os.ReadFile(filepath.Join(s.Dir, "password.txt"))
 	t.Setenv("GANTRY_TEST_PASSWORD", strings.TrimSpace(string(pw)))
 	ws := testWorkspace(t)
-	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: "gantry-pw", PasswordEnv: "GANTRY_TEST_PASSWORD",
+	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: s.Env["SSHD_PW_USER"], PasswordEnv: "GANTRY_TEST_PASSWORD",
 		KnownHosts: filepath.Join(s.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
 	ctx := context.Background()
 	if _, err := ws.AttachSSHCompute(ctx, "pw", c); err != nil {
@@ -411,7 +412,7 @@ func TestSSHPasswordLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "as gantry-pw") {
+	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "as "+s.Env["SSHD_PW_USER"]) {
 		t.Fatalf("state %s\n%s", st, out)
 	}
 }
@@ -420,7 +421,7 @@ func TestSSHMachineWithoutPython(t *testing.T) {
 	s := startSSHD(t)
 	s.needUsers(t)
 	ws := testWorkspace(t)
-	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: "gantry-nopy", KeyFile: filepath.Join(s.Dir, "id_ed25519"),
+	c := SSHCompute{Address: "127.0.0.1", Port: s.Port, User: s.Env["SSHD_NOPY_USER"], KeyFile: filepath.Join(s.Dir, "id_ed25519"),
 		KnownHosts: filepath.Join(s.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
 	ctx := context.Background()
 	probe, err := ws.AttachSSHCompute(ctx, "nopy", c)
@@ -624,5 +625,211 @@ func TestSSHThroughAJumpHost(t *testing.T) {
 	_, err = ws.AttachSSHCompute(ctx, "behind2", bad)
 	if err == nil || !strings.Contains(err.Error(), "through jump host") {
 		t.Errorf("bad jump host: %v", err)
+	}
+}
+
+// Two test servers on one machine keep their secrets private and their
+// users apart: starting the second does not change the first's password,
+// and stopping it leaves the first's users in place.
+func TestSSHDInstancesAreIsolated(t *testing.T) {
+	a := startSSHD(t)
+	a.needUsers(t)
+	b := gantrytest.StartSSHD(t)
+	if a.Env["SSHD_PW_USER"] == b.Env["SSHD_PW_USER"] || a.Env["SSHD_NOPY_USER"] == b.Env["SSHD_NOPY_USER"] {
+		t.Fatalf("the instances share users: %v and %v", a.Env, b.Env)
+	}
+	for _, s := range []*gantrytest.SSHD{a.SSHD, b} {
+		for _, f := range []string{"password.txt", "passphrase.txt", "id_ed25519", "id_ed25519_enc", "host_ed25519"} {
+			fi, err := os.Stat(filepath.Join(s.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s/%s has mode %v: others can read a secret", s.Dir, f, fi.Mode().Perm())
+			}
+		}
+	}
+	b.Script(t, "stop", b.Dir)
+	pw, _ := os.ReadFile(filepath.Join(a.Dir, "password.txt"))
+	t.Setenv("GANTRY_TEST_PASSWORD", strings.TrimSpace(string(pw)))
+	ws := testWorkspace(t)
+	c := SSHCompute{Address: "127.0.0.1", Port: a.Port, User: a.Env["SSHD_PW_USER"], PasswordEnv: "GANTRY_TEST_PASSWORD",
+		KnownHosts: filepath.Join(a.Dir, "known_hosts"), ConnectTimeoutSeconds: 5}
+	if _, err := ws.AttachSSHCompute(context.Background(), "pw", c); err != nil {
+		t.Fatalf("the first instance's password no longer works after a second started and stopped: %v", err)
+	}
+}
+
+// The agent on the machine killed mid-run: the run ends Failed saying so,
+// with every line the script printed, and nothing of the script is left
+// running there. A run whose cancel was asked for while its agent was dead
+// (no watcher was looking then) ends Canceled.
+func TestSSHAgentKilled(t *testing.T) {
+	s := startSSHD(t)
+	ctx := context.Background()
+	for _, cancelFirst := range []bool{false, true} {
+		ws := attachSSH(t, s)
+		run := submitBox(t, ws, writeScript(t, countingScript))
+		waitForOutput(t, run, "line 10\n")
+		dir := filepath.Join(handleState(t, ws, run).Root, "runs", run.ID)
+		childPID, _ := readInt(filepath.Join(dir, "child.pid"))
+		if cancelFirst {
+			// Nobody watches while the agent dies and the cancel is asked.
+			exe := ws.exe
+			ws.Close()
+			killAgent(t, dir)
+			var err error
+			if ws, err = OpenWorkspace(ctx, ws.Dir()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ws.Close() })
+			ws.exe = exe
+			if err := ws.w.Transition(ctx, run.ID, workspace.StateCancelRequested, "cancel requested"); err != nil {
+				t.Fatal(err)
+			}
+			if run, err = ws.Run(ctx, run.ID); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			killAgent(t, dir)
+		}
+		written, _ := readInt(filepath.Join(dir, "count.txt"))
+		st, out := waitRun(t, run)
+		d, _ := run.Details(ctx)
+		reason := lastReason(ctx, run, d)
+		want, says := workspace.StateFailed, "died"
+		if cancelFirst {
+			want, says = workspace.StateCanceled, "its agent on box had died"
+		}
+		if st != want || !strings.Contains(reason, says) {
+			t.Fatalf("state %s%s; want %s", st, reason, want)
+		}
+		waitGone(t, "the script's child", childPID)
+		checkAllLines(t, []byte(out), written)
+	}
+}
+
+// TestSSHAttachIsGetOrCreate attaches a real machine twice with the same
+// settings (a notebook run twice), refuses other settings under the name,
+// reports an unconfigured Slurm without its error text, and describes a
+// first submit without claiming the machine had files it did not.
+func TestSSHAttachIsGetOrCreate(t *testing.T) {
+	s := startSSHD(t)
+	ws := testWorkspace(t)
+	ctx := context.Background()
+	cfg := s.config(t)
+	first, err := ws.AttachSSHCompute(ctx, "box", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ws.AttachSSHCompute(ctx, "box", cfg)
+	if err != nil {
+		t.Fatalf("attach again with the same settings: %v", err)
+	}
+	if again.Arch != first.Arch || again.Python == "" {
+		t.Errorf("second attach did not describe the machine: %+v", again)
+	}
+	other := cfg
+	other.Port = 1
+	if _, err := ws.AttachSSHCompute(ctx, "box", other); !errors.Is(err, ErrExists) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("port: %d there, 1 here", cfg.Port)) {
+		t.Errorf("other settings: %v, want ErrExists naming the port", err)
+	}
+	for _, p := range []*MachineInfo{first, again} {
+		if strings.Contains(p.Slurm+strings.Join(p.Partitions, ""), "error") {
+			t.Errorf("Slurm fields hold error text: %q %q", p.Slurm, p.Partitions)
+		}
+		if _, err := exec.LookPath("sbatch"); err == nil && p.Slurm == "" && !strings.Contains(p.SlurmNote, "not configured") {
+			t.Errorf("sbatch is here but the probe says neither a version nor why: %+v", p)
+		}
+	}
+
+	src := writeScript(t, "print('ok')\n")
+	run := submitBox(t, ws, src)
+	if st, out := waitRun(t, run); st != workspace.StateCompleted {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	tr, ok, err := run.Transfer(ctx)
+	if err != nil || !ok {
+		t.Fatalf("transfer: %v %v", ok, err)
+	}
+	if got := tr.String(); !strings.HasPrefix(got, "Sent the snapshot's 1 file (") || strings.Contains(got, "had") {
+		t.Errorf("first submit of a 1-file snapshot: %q", got)
+	}
+	run = submitBox(t, ws, src)
+	waitRun(t, run)
+	if tr, _, _ := run.Transfer(ctx); !strings.HasPrefix(tr.String(), "Sent none of the snapshot's 1 file (the machine had it)") {
+		t.Errorf("resubmit of the same snapshot: %q", tr.String())
+	}
+}
+
+// An agent binary left incomplete on the machine (by a copy cut short
+// under an older Gantry) is found out, removed and installed again, and
+// the submit goes through.
+func TestSSHIncompleteAgentIsInstalledAgain(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	t1, err := ws.ComputeTarget(context.Background(), "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c SSHCompute
+	if err := json.Unmarshal(t1.Config, &c); err != nil {
+		t.Fatal(err)
+	}
+	bins, _ := filepath.Glob(filepath.Join(c.RemoteRoot, "bin", "gantry-*"))
+	if len(bins) != 1 {
+		t.Fatalf("agent binaries on the machine: %v", bins)
+	}
+	// Replace it with its first 4 KiB (it is running: truncating it in
+	// place is refused).
+	head := make([]byte, 4096)
+	f, err := os.Open(bins[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(f, head)
+	f.Close()
+	if err := os.WriteFile(bins[0]+".cut", head, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bins[0]+".cut", bins[0]); err != nil {
+		t.Fatal(err)
+	}
+	ws.Close()
+	ws2, err := OpenWorkspace(context.Background(), ws.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	ws2.exe = ws.exe
+	run := submitBox(t, ws2, writeScript(t, "print('after the repair')\n"))
+	if st, out := waitRun(t, run); st != workspace.StateCompleted || !strings.Contains(out, "after the repair") {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	if fi, err := os.Stat(bins[0]); err != nil || fi.Size() <= 4096 {
+		t.Fatalf("the agent binary was not installed again: %v %v", fi, err)
+	}
+}
+
+// A machine without GPUs fails a run that asks for one, saying so; the
+// attach reports no GPUs.
+func TestSSHGPURequestOnMachineWithout(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	var show bytes.Buffer
+	if err := ws.DescribeCompute(context.Background(), &show, "box"); err != nil || !strings.Contains(show.String(), "GPUs:    none") {
+		t.Errorf("status: %v\n%s", err, show.String())
+	}
+	run, err := ws.Experiment("exp").Submit(context.Background(), ScriptRunConfig{SourceDirectory: writeScript(t, "print('ran')\n"),
+		Script: "train.py", RunConfig: RunConfiguration{Target: "box", GPUCount: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out := waitRun(t, run)
+	d, _ := run.Details(context.Background())
+	reason := lastReason(context.Background(), run, d)
+	if st != workspace.StateFailed || !strings.Contains(reason, "asks for 1 GPUs, and target box has no GPUs") || strings.Contains(out, "ran") {
+		t.Fatalf("state %s%s\n%s", st, reason, out)
 	}
 }

@@ -261,7 +261,7 @@ func TestTargetsBadInput(t *testing.T) {
 			func(ctx context.Context, ws *sdk.Workspace) error {
 				return ws.CreateLocalCompute(ctx, "capped", sdk.LocalCompute{MaxConcurrentRuns: -1})
 			}, ""},
-		{"exists", map[string]any{"kind": "local", "name": "LOCAL"}, 409, nil, "already exists"},
+		{"exists with other settings", map[string]any{"kind": "local", "name": "LOCAL", "max_concurrent_runs": 3}, 409, nil, "local"},
 		{"ssh without address", map[string]any{"kind": "ssh", "name": "box", "user": "me", "key_file": "/nonexistent"}, 400,
 			func(ctx context.Context, ws *sdk.Workspace) error {
 				_, err := ws.AttachSSHCompute(ctx, "box", sdk.SSHCompute{User: "me", KeyFile: "/nonexistent"})
@@ -344,7 +344,8 @@ func TestTargetsBadInput(t *testing.T) {
 // every file of the workspace.
 func TestAttachSecretNeverReturned(t *testing.T) {
 	s := gantrytest.StartSSHD(t)
-	if !strings.Contains(s.Env["SSHD_USERS"], "gantry-pw") {
+	user := s.Env["SSHD_PW_USER"]
+	if user == "" {
 		t.Skip("the test users are created only when scripts/sshd.sh runs as root")
 	}
 	pwb, err := os.ReadFile(filepath.Join(s.Dir, "password.txt"))
@@ -354,7 +355,7 @@ func TestAttachSecretNeverReturned(t *testing.T) {
 	pw := strings.TrimSpace(string(pwb))
 	ts := newTestServer(t)
 	attach := map[string]any{"kind": "ssh", "name": "pwbox", "address": "127.0.0.1", "port": s.Port,
-		"user": "gantry-pw", "known_hosts": filepath.Join(s.Dir, "known_hosts")}
+		"user": user, "known_hosts": filepath.Join(s.Dir, "known_hosts")}
 
 	attach["password"] = pw + "-wrong"
 	code, body := ts.do(t, "POST", "/api/targets", attach)

@@ -120,7 +120,11 @@ def test_compute_create_cluster_magic(k, slurm_dir, tmp_path):
     assert "Created managed cluster mc: 0 to 2 nodes of STANDARD_D2_V2 (2 CPUs, 7168 MB), dedicated" in out, out
     assert "nodes: 2 powered down; runs: 0 queued, 0 running" in out, out
     assert_error(k, f"%compute create cluster mc --vm-size STANDARD_D1_V2 --max-nodes 1 --slurm-dir {slurm_dir}",
-                 "already exists")
+                 "already exists with other settings", "max_nodes: 2 there, 1 here", "%compute update")
+    # Get-or-create: the same settings again find the cluster and change nothing.
+    reply, outputs = k.run(f"%compute create cluster mc --vm-size STANDARD_D2_V2 --max-nodes 2 --idle-seconds 30")
+    assert reply["content"]["status"] == "ok", outputs
+    assert "Found (same settings) managed cluster mc: 0 to 2 nodes" in stdout_of(outputs), outputs
     reply, outputs = k.run("%compute status mc")
     out = stdout_of(outputs)
     assert reply["content"]["status"] == "ok", outputs

@@ -156,12 +156,20 @@ def shown(k) -> str:
 
 def test_env_listing_hides_secrets(kernel_factory):
     secret = "s3cr3t-" + uuid.uuid4().hex
-    k = kernel_factory(env={"MY_SECRET_TOKEN": secret, "GANTRY_PLAIN_VAR": "plainvalue"})
+    # The README's own example name, and short words such as PW.
+    others = {name: f"{name.lower()}-{uuid.uuid4().hex}" for name in ("GPU_BOX_PASSPHRASE", "DB_PW", "SMTP_PASS")}
+    k = kernel_factory(env={"MY_SECRET_TOKEN": secret, "GANTRY_PLAIN_VAR": "plainvalue", **others})
     _, outputs = k.ok("%env")
     listing = stdout_of(outputs)
     assert "MY_SECRET_TOKEN" in listing, f"%env does not list MY_SECRET_TOKEN: {listing[:2000]!r}"
     assert "GANTRY_PLAIN_VAR=plainvalue" in listing, listing[:2000]
     assert secret not in shown(k), "%env listing shows the secret value"
+    for name, value in others.items():
+        assert f"{name}=<hidden>" in listing, f"%env shows {name}: {listing[:2000]!r}"
+        assert value not in shown(k), f"%env listing shows the value of {name}"
+    # Asked for by name, a secret is shown.
+    _, outputs = k.ok("%env DB_PW")
+    assert stdout_of(outputs).strip() == others["DB_PW"]
 
     other = "other-" + uuid.uuid4().hex
     _, outputs = k.ok(f"%env MY_SECRET_TOKEN={other}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import os
 import re
+import signal
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -102,7 +105,9 @@ def test_magics(tour):
     ls = text(cell(tour, "%lsmagic"))
     for name in ("%%writefile", "%cd", "%env", "%%time", "%lsmagic"):
         assert name in ls, ls
-    assert "gantry-tour" in text(cell(tour, "%cd /tmp/gantry-tour"))
+    # A directory of the user's own (os.MkdirTemp), not one /tmp/gantry-tour shared by every user.
+    cd = text(cell(tour, "%cd $TOUR")).strip()
+    assert re.fullmatch(re.escape(tempfile.gettempdir()) + r"/gantry-tour-\d+", cd), cd
     assert "Hello from a cell magic." in text(cell(tour, "!cat hello.txt"))
     assert result(cell(tour, 'os.Getenv("GANTRY_TOUR")')) == '"works"'
     timed = text(cell(tour, "%%time"))
@@ -152,5 +157,55 @@ def test_jupyter_console(jupyter_env):
         child.expect(pexpect.EOF)
     except (pexpect.TIMEOUT, pexpect.EOF) as e:
         raise AssertionError(f"jupyter console: {type(e).__name__}; transcript:\n{''.join(log)}") from None
+    finally:
+        child.close(force=True)
+
+
+def _children(pid: int) -> list[int]:
+    """PIDs of the processes whose parent is pid (from /proc)."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            kids.append(int(d.name))
+    return kids
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return ") Z " in stat
+
+
+def test_kernel_exits_with_killed_console(jupyter_env):
+    """A jupyter console killed with its terminal (SIGKILL, no shutdown
+    request) leaves no kernel and no executor behind: the kernel sees its
+    parent go (JPY_PARENT_PID is set by jupyter_client) and ends, and the
+    executor ends with it."""
+    pexpect = pytest.importorskip("pexpect")
+    jupyter = Path(sys.executable).with_name("jupyter")
+    child = pexpect.spawn(str(jupyter), ["console", "--kernel", KERNEL_NAME, "--simple-prompt", "--no-confirm-exit"],
+                          encoding="utf-8", timeout=60, env=dict(os.environ, TERM="dumb"), dimensions=(40, 200))
+    try:
+        child.expect(r"In \[\d+\]: ")
+        child.sendline("1+1")
+        child.expect(r"In \[\d+\]: ")
+        kernels = [p for p in _children(child.pid) if "kernel" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert len(kernels) == 1, f"console {child.pid} has children {_children(child.pid)}"
+        kernel = kernels[0]
+        executors = _children(kernel)
+        assert executors, "the kernel has no executor"
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.time() + 60  # hang guard
+        while not all(_gone(p) for p in [kernel, *executors]):
+            assert time.time() < deadline, f"kernel {kernel} or executor {executors} outlived the killed console"
+            time.sleep(0.1)
     finally:
         child.close(force=True)

@@ -36,7 +36,9 @@ def sshd(tmp_path_factory):
     d = tmp_path_factory.mktemp("sshd")
     port = _free_port()
     subprocess.run([str(SSHD), "start", str(d), str(port)], check=True, capture_output=True)
+    instance = dict(line.split("=", 1) for line in (d / "env").read_text().splitlines() if "=" in line)
     env = {
+        "GANTRY_SSH_PW_USER": instance.get("SSHD_PW_USER", ""),
         "GANTRY_SSH_ADDRESS": "127.0.0.1",
         "GANTRY_SSH_PORT": str(port),
         "GANTRY_SSH_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
@@ -108,6 +110,24 @@ def test_compute_magics_attach_and_refuse(k, sshd, tmp_path):
     out = stdout_of(outputs)
     assert reply["content"]["status"] == "ok", outputs
     assert "Attached SSH compute target box" in out and "Python:  Python 3." in out, out
+    # Issue 10: an unconfigured Slurm on the machine is a note, not "sbatch: error: ..." text.
+    assert "error:" not in out, out
+    # Get-or-create: the same attach again finds the target; other settings are refused, naming them.
+    reply, outputs = k.run(f"%compute attach box --kind ssh {common} --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']}")
+    assert reply["content"]["status"] == "ok", outputs
+    assert "box is attached already, with these settings." in stdout_of(outputs), outputs
+    assert_error(k, f"%compute attach box --kind ssh {common} --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']} --connect-timeout 7",
+                 "already exists with other settings", "connect_timeout_seconds: unset there, 7 here")
+    # %submit over SSH says what it sent, and claims no rest the machine had when there was none.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "hi.py").write_text("print('hi from the box')\n")
+    reply, outputs = k.run("%submit --target box --source src hi.py", timeout=120)
+    out = stdout_of(outputs)
+    assert reply["content"]["status"] == "ok", outputs
+    assert re.search(r"Sent the snapshot's 1 file \(\d+ bytes\), \d+ bytes in all\.", out), out
+    assert "the machine had" not in out and "hi from the box" in out, out
+    reply, outputs = k.run("%submit --target box --source src hi.py", timeout=120)
+    assert "Sent none of the snapshot's 1 file (the machine had it)" in stdout_of(outputs), outputs
     # An unknown host key is refused, saying how to check it, and nothing is saved.
     empty = tmp_path / "empty_known_hosts"
     assert_error(k, f"%compute attach box2 --kind ssh {common} --known-hosts {empty}", "host key", "is not in", "SHA256:")
@@ -228,16 +248,34 @@ def test_password_prompt_goes_through_input_request(k, sshd, tmp_path):
     if not (d / "password.txt").exists():
         pytest.skip("the password user is created only when scripts/sshd.sh runs as root")
     password = (d / "password.txt").read_text().strip()
+    user = env["GANTRY_SSH_PW_USER"]
     k.run(f"%cd {tmp_path}")
     reply, outputs = k.run(
-        f"%compute attach pwbox --kind ssh --address 127.0.0.1 --port {env['GANTRY_SSH_PORT']} --user gantry-pw "
+        f"%compute attach pwbox --kind ssh --address 127.0.0.1 --port {env['GANTRY_SSH_PORT']} --user {user} "
         f"--password --known-hosts {env['GANTRY_SSH_KNOWN_HOSTS']}",
         allow_stdin=True, stdin_replies=[password], timeout=60)
     assert reply["content"]["status"] == "ok", outputs
     reqs = [r["content"] for r in k.input_requests]
-    assert reqs and reqs[-1]["password"] is True and "gantry-pw@127.0.0.1" in reqs[-1]["prompt"], reqs
+    assert reqs and reqs[-1]["password"] is True and f"{user}@127.0.0.1" in reqs[-1]["prompt"], reqs
     assert "Attached SSH compute target pwbox" in stdout_of(outputs)
     stored = subprocess.run(["grep", "-rlF", password, str(tmp_path)], capture_output=True, text=True)
     assert stored.returncode == 1, f"the password is stored in {stored.stdout}"
     show = stdout_of(k.run("%compute show pwbox")[1])
     assert password not in show and '"prompt_password": true' in show, show
+    # The answer is the session's: a Go cell's own workspace submits to the
+    # target without asking again (it used to fail: "no one can be asked").
+    code = f'''import ("context"; "os"; "gantry/sdk")
+pwCtx := context.Background()
+pwWS, err := sdk.OpenWorkspace(pwCtx, "")
+if err != nil {{ panic(err) }}
+pwRun, err := pwWS.Experiment("pw").Submit(pwCtx, sdk.ScriptRunConfig{{SourceDirectory: {str(tmp_path)!r},
+    Command: []string{{"sh", "-c", "echo from-pwbox"}}, RunConfig: sdk.RunConfiguration{{Target: "pwbox"}}}})
+if err != nil {{ panic(err) }}
+pwState, _, err := pwRun.WaitForCompletion(pwCtx, sdk.WaitOptions{{Output: os.Stdout}})
+if err != nil {{ panic(err) }}
+fmt.Println("state:", pwState)'''.replace("'", '"')
+    reply, outputs = k.run('import "fmt"\n' + code, timeout=120)
+    out = stdout_of(outputs)
+    assert reply["content"]["status"] == "ok", outputs
+    assert "from-pwbox" in out and "state: Completed" in out, out
+    assert k.input_requests == [], f"the cell asked for the password again: {k.input_requests}"

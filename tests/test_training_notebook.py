@@ -67,7 +67,7 @@ def test_metrics_compared(training):
 def test_model_registered(training):
     nb, workdir = training
     out = text(cell(nb, "RegisterModel"))
-    m = re.search(r"registered model diabetes-ridge version 1 from run (\S+)", out)
+    m = re.search(r"registered model diabetes-ridge version 1 from run (\S+) \(the table's best: true\)", out)
     assert m, out
     listing = text(cell(nb, 'Models(ctx, "")'))
     assert re.search(r"model diabetes-ridge:1 +run " + re.escape(m.group(1)) + r" .*model\.pkl \(\d+ bytes\)", listing), listing
@@ -170,10 +170,30 @@ def test_run_survives_kernel_shutdown(jupyter_env, tmp_path):
         k2.shutdown()
 
 
+def test_compare_highlights_the_lowest_mse(training):
+    """Issue 10: Compare ranked mse higher-is-better and highlighted the worse
+    run. With sdk.Minimize the starred row is the run with the lowest mse,
+    the one the notebook's own table calls best; series are summarised."""
+    nb, _ = training
+    table = cell(nb, 'sdk.Compare(ctx, runs, "mse", sdk.Minimize)')
+    res = [o for o in table["outputs"] if o["output_type"] == "execute_result"]
+    assert res, table["outputs"]
+    plain, html = res[0]["data"]["text/plain"], res[0]["data"]["text/html"]
+    best = re.search(r"best: run (\S+) \(alpha [0-9.]+, test mse ([0-9.]+)\)", text(cell(nb, "type result struct")))
+    assert best, text(cell(nb, "type result struct"))
+    starred = [l for l in plain.splitlines() if l.startswith("*")]
+    assert len(starred) == 1 and best.group(1)[:8] in starred[0], plain
+    assert f"best mse = {best.group(2)} (last value; lower is better)" in plain, plain
+    assert "mse ↓" in plain and 'title="lower is better"' in html, plain
+    assert "5 values: mean" in plain and "10 values: mean" in plain, plain  # cv_r2 folds, coef list
+    highlighted = [r for r in html.split("<tr") if "background" in r]
+    assert len(highlighted) == 1 and best.group(1)[:8] in highlighted[0], html
+
+
 def test_compare_and_plot_render(training):
     """sdk.Compare and sdk.Plot, left as a cell's value, render as HTML and SVG."""
     nb, _ = training
-    table = cell(nb, 'sdk.Compare(ctx, runs, "mse")')
+    table = cell(nb, 'sdk.Compare(ctx, runs, "mse", sdk.Minimize)')
     plot = cell(nb, 'sdk.Plot(ctx, runs, "cv_r2")')
     t = [o for o in table["outputs"] if o["output_type"] == "execute_result"]
     p = [o for o in plot["outputs"] if o["output_type"] == "execute_result"]

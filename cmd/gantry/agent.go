@@ -27,6 +27,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	useJournal := fs.Bool("journal", false, "record into the run's journal (on a remote machine)")
 	root := fs.String("root", "", "with --journal: the remote root that `gantry remote serve` keeps")
 	id := fs.String("run", "", "the run's ID")
+	awaitCommit := fs.Bool("await-commit", false, "with --journal: start the script only once the submitter has marked the hand-over")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 		defer rec.Close()
 		paths := agent.Paths{RunDir: runDir, BlobsDir: filepath.Join(*root, "blobs"),
 			EnvsDir: filepath.Join(*root, "envs"), SlotsDir: filepath.Join(*root, "targets")}
-		return agent.RunWith(ctx, rec, paths, *id, agent.Settings{})
+		return agent.RunWith(ctx, rec, paths, *id, agent.Settings{AwaitCommit: *awaitCommit})
 	}
 	if *dir == "" || *id == "" {
 		return fmt.Errorf("agent: --workspace and --run are required (the agent is started by a submit)")

@@ -29,6 +29,9 @@ const computeUsage = `Usage:
       (--key FILE [--passphrase-env VAR] | --password-env VAR) [--known-hosts FILE]
       [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR]
       [--max-concurrent N] [--workspace DIR]
+  gantry compute attach spark NAME --master spark://HOST:PORT (--secret-env VAR | --no-auth)
+      [--spark-submit PATH] [--max-concurrent N] [--workspace DIR]
+  gantry compute status NAME [--workspace DIR]
   gantry compute delete NAME [--workspace DIR]
 
 Passwords and passphrases come from environment variables here; in a
@@ -36,15 +39,61 @@ notebook, the compute attach magic can also prompt for them.
 `
 
 const runUsage = `Usage:
-  gantry run submit --target T [--experiment E] [--workspace DIR] SCRIPT [-- ARGS...]
+  gantry run submit --target T [--experiment E] [--submit-key KEY] [--gpus N] [--workspace DIR] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] [--state S] [--workspace DIR]
   gantry run logs ID [--follow] [--workspace DIR]
   gantry run wait ID [--workspace DIR]
   gantry run cancel ID [--workspace DIR]
 
 ID may be a unique prefix of a run's ID, such as the 8 characters run list shows.
+run submit prints the new run's ID. With --submit-key, a submit retried with
+the same key (after a crash, or a reply that never came) prints the run the
+first attempt started instead of starting another.
 --workspace defaults to $GANTRY_WORKSPACE, else ./.gantry.
 `
+
+// unknownVerb is the error for a word that is not one of verbs: it names
+// the word, the verbs there are, the nearest one if it looks like a typo,
+// and where the usage is.
+func unknownVerb(what, word, help string, verbs ...string) error {
+	guess := ""
+	if near := nearest(word, verbs); near != "" {
+		guess = fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return fmt.Errorf("%s %q is not one Gantry knows%s: use %s; %s shows the usage", what, word, guess, strings.Join(verbs, ", "), help)
+}
+
+// nearest returns the verb at most two edits from word, if there is one.
+func nearest(word string, verbs []string) string {
+	best, bestD := "", 3
+	for _, v := range verbs {
+		if d := editDistance(strings.ToLower(word), v); d < bestD {
+			best, bestD = v, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
 
 // usageError is a mistake in a command line: the usage follows it.
 func usageError(stderr io.Writer, usage, format string, a ...any) error {
@@ -92,7 +141,7 @@ func openWorkspace(ctx context.Context, dir string) (*sdk.Workspace, error) {
 
 func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError(stderr, computeUsage, "compute: missing subcommand (list, create or delete)")
+		return usageError(stderr, computeUsage, "compute: missing subcommand (list, create, attach, status or delete)")
 	}
 	switch args[0] {
 	case "list":
@@ -146,11 +195,26 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "deleted target %s\n", pos[0])
 		return nil
+	case "status":
+		fs, dir := newFlags("compute status", computeUsage, stderr)
+		pos, _, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError(stderr, computeUsage, "compute status: want the target's NAME (gantry compute list shows them)")
+		}
+		ws, err := openWorkspace(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		return ws.DescribeCompute(ctx, stdout, pos[0])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, computeUsage)
 		return nil
 	default:
-		return usageError(stderr, computeUsage, "compute: unknown subcommand %q", args[0])
+		return unknownVerb("compute: subcommand", args[0], "gantry compute help", "list", "create", "attach", "status", "delete", "help")
 	}
 }
 
@@ -167,6 +231,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs, dir := newFlags("run submit", runUsage, stderr)
 		target := fs.String("target", "", "the compute target to run on (required)")
 		exp := fs.String("experiment", "default", "the experiment the run belongs to")
+		key := fs.String("submit-key", "", "a name for this submit, unique in the workspace: retried with the same key, the submit returns the run it started")
+		gpus := fs.Int("gpus", 0, "GPUs the run asks for (devices of its own; Slurm's --gres=gpu:N on a managed cluster)")
 		pos, rest, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
@@ -188,7 +254,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		script := pos[0]
 		r, err := ws.Experiment(*exp).Submit(ctx, sdk.ScriptRunConfig{
 			SourceDirectory: filepath.Dir(script), Script: filepath.Base(script), Arguments: rest,
-			RunConfig: sdk.RunConfiguration{Target: *target},
+			RunConfig: sdk.RunConfiguration{Target: *target, GPUCount: *gpus}, SubmitKey: *key,
 		})
 		if err != nil {
 			return err
@@ -211,8 +277,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		defer ws.Close()
-		if _, err := ws.Store().MarkStale(ctx, 15*time.Second); err != nil {
-			return err
+		if err := ws.Reconcile(ctx); err != nil {
+			fmt.Fprintf(stderr, "gantry: runs may show an old state: %v\n", err)
 		}
 		rs, err := ws.Store().Runs(ctx, workspace.Filter{Experiment: *exp, State: workspace.State(*state)})
 		if err != nil {
@@ -283,7 +349,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprint(stdout, runUsage)
 		return nil
 	default:
-		return usageError(stderr, runUsage, "run: unknown subcommand %q", sub)
+		return unknownVerb("run: subcommand", sub, "gantry run help", "submit", "list", "logs", "wait", "cancel", "help")
 	}
 }
 

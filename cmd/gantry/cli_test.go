@@ -38,8 +38,17 @@ func TestComputeCommands(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^cpu\s+local\s+Succeeded`).MatchString(out) || !strings.Contains(out, "cpu2") {
 		t.Fatalf("compute list:\n%s", out)
 	}
-	if _, _, err := cli(t, "compute", "create", "local", "cpu"); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Fatalf("creating a target twice: %v", err)
+	// Get-or-create: the same settings again are fine; others are refused.
+	if out, _, err := cli(t, "compute", "create", "local", "cpu"); err != nil || !strings.Contains(out, "exists already") {
+		t.Fatalf("creating a target twice: %q %v", out, err)
+	}
+	if _, _, err := cli(t, "compute", "create", "local", "cpu", "--max-concurrent", "3"); err == nil ||
+		!strings.Contains(err.Error(), "max_concurrent_runs: unset there, 3 here") {
+		t.Fatalf("creating a target twice with other settings: %v", err)
+	}
+	if out, _, err := cli(t, "compute", "status", "cpu2"); err != nil || !strings.Contains(out, "cpu2: local target (this machine, Succeeded), at most 2 runs at once.") ||
+		!strings.Contains(out, "no runs in progress") {
+		t.Fatalf("compute status: %q %v", out, err)
 	}
 	if _, _, err := cli(t, "compute", "delete", "cpu2"); err != nil {
 		t.Fatal(err)
@@ -57,7 +66,7 @@ func TestComputeCommands(t *testing.T) {
 		_, stderr, err := cli(t, bad...)
 		if err == nil {
 			t.Errorf("%q succeeded", bad)
-		} else if !strings.Contains(stderr, "Usage") && !strings.Contains(err.Error(), "only local") {
+		} else if !strings.Contains(stderr, "Usage") && !strings.Contains(err.Error(), "only local") && !strings.Contains(err.Error(), "shows the usage") {
 			t.Errorf("%q: error %v without usage (stderr %q)", bad, err, stderr)
 		}
 	}
@@ -126,7 +135,7 @@ func TestRunCommands(t *testing.T) {
 		{"run", "submit", "--workspace", ws, "--target", "cpu", script, "extra"},
 		{"run", "wait", "--workspace", ws}, {"run", "logs", "--workspace", ws, "a", "b"},
 	} {
-		if _, stderr, err := cli(t, bad...); err == nil || !strings.Contains(stderr, "Usage") {
+		if _, stderr, err := cli(t, bad...); err == nil || (!strings.Contains(stderr, "Usage") && !strings.Contains(err.Error(), "shows the usage")) {
 			t.Errorf("%q: %v, stderr %q; want a usage error", bad, err, stderr)
 		}
 	}
@@ -176,6 +185,13 @@ func TestComputeAttachSSHAndCreateCluster(t *testing.T) {
 	if out, _, _ := cli(t, "compute", "list", "--workspace", ws); !regexp.MustCompile(`(?m)^box\s+ssh\s+Succeeded`).MatchString(out) {
 		t.Fatalf("compute list:\n%s", out)
 	}
+	out, stderr, err = cli(t, "compute", "status", "box", "--workspace", ws)
+	if err != nil || !strings.Contains(out, "box is reachable.") || !strings.Contains(out, "Python:  Python 3") {
+		t.Fatalf("compute status: %v\n%s%s", err, out, stderr)
+	}
+	if strings.Contains(out, "error:") {
+		t.Errorf("compute status shows a tool's error text:\n%s", out)
+	}
 	src := t.TempDir()
 	script := filepath.Join(src, "train.py")
 	os.WriteFile(script, []byte("import platform\nprint('remote says hello', flush=True)\n"), 0o644)
@@ -189,5 +205,36 @@ func TestComputeAttachSSHAndCreateCluster(t *testing.T) {
 	}
 	if out, _, err := cli(t, "run", "logs", id, "--workspace", ws); err != nil || !strings.Contains(out, "remote says hello") {
 		t.Fatalf("logs: %q %v", out, err)
+	}
+}
+
+// TestUnknownWords runs the real binary: a word it does not know is named
+// on the first line of stderr, with the nearest verb, and exits 1; no
+// page of usage buries it.
+func TestUnknownWords(t *testing.T) {
+	bin := gantrytest.Binary(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frob"}, `gantry: command "frob" is not one Gantry knows: use install, kernel, compute, run, pipeline, version, help; gantry help shows the usage`},
+		{[]string{"cmopute", "list"}, `command "cmopute" is not one Gantry knows (did you mean "compute"?)`},
+		{[]string{"compute", "stauts", "x"}, `compute: subcommand "stauts" is not one Gantry knows (did you mean "status"?): use list, create, attach, status, delete, help`},
+		{[]string{"run", "lst"}, `run: subcommand "lst" is not one Gantry knows (did you mean "list"?)`},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Dir = t.TempDir()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(first, tc.want) {
+			t.Errorf("gantry %q: exit %d, first line of stderr %q; want exit 1 and %q", tc.args, code, first, tc.want)
+		}
+	}
+	for _, tc := range []struct{ word, want string }{{"stauts", "status"}, {"lst", "list"}, {"xyzzy", ""}, {"LIST", "list"}} {
+		if got := nearest(tc.word, []string{"list", "status", "create"}); got != tc.want {
+			t.Errorf("nearest(%q) = %q, want %q", tc.word, got, tc.want)
+		}
 	}
 }

@@ -40,6 +40,9 @@ func runKernel(ctx context.Context, args []string, stderr io.Writer) error {
 		HistoryPath:    *hist,
 		MemLimit:       memText,
 		Log:            log.New(stderr, "gantry kernel: ", log.LstdFlags),
+		// Jupyter's launcher says who started the kernel; with it set,
+		// the kernel ends with that process, as ipykernel does.
+		WatchParent: os.Getenv("JPY_PARENT_PID") != "",
 	})
 	if err != nil {
 		return err

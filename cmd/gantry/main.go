@@ -5,10 +5,13 @@
 //	gantry executor          (started by the kernel; not for people)
 //	gantry agent --workspace DIR --run ID   (started by a submit; owns one run)
 //	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
-//	gantry compute list|create local NAME|delete NAME
+//	gantry compute list|create|attach|status|delete ...
 //	gantry run submit|list|logs|wait|cancel ...
 //	gantry serve [--addr 127.0.0.1:8765 | --socket PATH]   (the panel's HTTP API)
 //	gantry ui                                (the same views in a browser, without Jupyter)
+//	gantry pipeline submit|list|show|wait|resubmit|cancel ...
+//	gantry controller --workspace DIR --run ID   (started by a pipeline submit; drives it)
+//	gantry spark submit --master URL ... -- SCRIPT  (run by the agent of a run on a Spark target)
 //	gantry version
 package main
 
@@ -38,11 +41,12 @@ const usage = `Gantry: a Go Jupyter kernel for training on compute targets.
 Usage:
   gantry install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name TEXT] [--uninstall]
   gantry kernel --connection-file FILE
-  gantry compute list | create local NAME | delete NAME   [--workspace DIR]
+  gantry compute list | create local|cluster NAME ... | attach ssh NAME ... | status NAME | delete NAME
   gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
   gantry serve [--addr 127.0.0.1:8765 | --socket PATH] [--workspace DIR]
   gantry ui [--workspace DIR] [--no-browser]
+  gantry pipeline submit FILE | list | show ID | wait ID | resubmit ID | cancel ID
   gantry version
 
 The compute and run commands use the workspace in --workspace DIR, else
@@ -65,6 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, args[1:], stderr)
 	case "remote":
 		return runRemote(ctx, args[1:], stderr)
+	case "controller":
+		return runController(ctx, args[1:], stderr)
+	case "spark":
+		return runSpark(ctx, args[1:], stdout)
+	case "pipeline":
+		return runPipeline(ctx, args[1:], stdout, stderr)
 	case "compute":
 		return runCompute(ctx, args[1:], stdout, stderr)
 	case "run":
@@ -80,7 +90,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "pipeline", "version", "help")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	"gantry"
 )
 
 // fakeScope is a Scope with fixed contents.
@@ -339,6 +341,40 @@ func TestConcurrent(t *testing.T) {
 	for i, text := range texts {
 		if text == "" || text != texts[0] {
 			t.Errorf("call %d: %q", i, text)
+		}
+	}
+}
+
+// TestPythonHelperDoc documents gantry_run.py, as embedded in the kernel,
+// for ?gantry_run and ?gantry_run.NAME.
+func TestPythonHelperDoc(t *testing.T) {
+	a := New(t.TempDir(), gantry.Sources)
+	text, ok := a.Doc("gantry_run", nil)
+	if !ok {
+		t.Fatal("no documentation for gantry_run")
+	}
+	for _, want := range []string{
+		"Python module gantry_run",
+		"Report metrics, tags and images from a training script to Gantry.",
+		"gantry_run.log(name, value, step=None)\n      Logs value, a finite number, as the metric name.",
+		"gantry_run.log_list(name, values)", "gantry_run.log_row(name, /, **values)", "gantry_run.log_image(name, path=None, data=None)",
+		"gantry_run.tag(key, value)", "gantry_run.outputs_dir()", "?gantry_run.NAME",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("?gantry_run lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "_warn") || strings.Contains(text, "_Writer") {
+		t.Errorf("?gantry_run shows private names:\n%s", text)
+	}
+	text, ok = a.Doc("gantry_run.log_row", nil)
+	if !ok || !strings.HasPrefix(text, "gantry_run.log_row(name, /, **values)\n\nLogs one row of the table name") ||
+		!strings.Contains(text, "\nGive at least one column") {
+		t.Errorf("?gantry_run.log_row = %q, %v", text, ok)
+	}
+	for _, name := range []string{"gantry_run.nosuch", "gantry_run._warn", "gantry_run.log.x"} {
+		if text, ok := a.Doc(name, nil); ok {
+			t.Errorf("Doc(%q) = %q", name, text)
 		}
 	}
 }

@@ -45,6 +45,8 @@ func (a *Assistant) Inspect(code string, cursor int, detail int, s Scope) (text 
 // path ("fmt", "encoding/json", "display"), or a member of one
 // ("fmt.Println", "strings.Builder.WriteString", "encoding/json.Marshal",
 // "display.HTML"), or a builtin ("append"). A package need not be imported.
+// gantry_run and gantry_run.NAME document the Python helper that training
+// scripts import to report metrics.
 func (a *Assistant) Doc(name string, s Scope) (string, bool) {
 	return a.lookup(strings.TrimSpace(name), 0, s, imports(s, ""))
 }
@@ -76,6 +78,9 @@ func (a *Assistant) lookup(name string, detail int, s Scope, imps map[string]str
 	}
 	if path, ok := imps[parts[0]]; ok {
 		return a.pkgText(path, parts[1:], detail)
+	}
+	if text, ok := a.pythonDoc(parts); ok { // the Python helper of training scripts
+		return text, true
 	}
 	if len(parts) == 1 && !token.IsExported(name) {
 		if text, ok := a.pkgText("builtin", parts, detail); ok {

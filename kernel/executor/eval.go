@@ -42,6 +42,7 @@ var errStuck = errors.New("stuck")
 func (s *session) execute(ctx context.Context, f *frame.Frame, reply *frame.Frame) {
 	s.curExec = f.ExecutionNum
 	s.page = nil
+	s.askExit = false
 	var result *frame.Bundle
 	for _, seg := range magics.Split(f.Code) {
 		var err error
@@ -69,6 +70,9 @@ func (s *session) execute(ctx context.Context, f *frame.Frame, reply *frame.Fram
 		reply.Payload = append(reply.Payload, map[string]any{
 			"source": "page", "data": map[string]any{"text/plain": p}, "start": 0,
 		})
+	}
+	if s.askExit {
+		reply.Payload = append(reply.Payload, map[string]any{"source": "ask_exit", "keepkernel": false})
 	}
 }
 

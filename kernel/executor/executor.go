@@ -24,6 +24,7 @@ import (
 
 	"gantry/kernel/frame"
 	"gantry/magics"
+	"gantry/sdk"
 )
 
 // Config holds the executor's settings.
@@ -42,6 +43,10 @@ type Executor struct {
 	out  *frame.Writer
 	reg  *magics.Registry
 	sess *session
+	// secrets are the SSH passwords and passphrases answered at a prompt
+	// in this session, kept in memory only and shared by the magics and
+	// the workspaces cells open, so one answer serves both.
+	secrets *sdk.Secrets
 
 	mu          sync.Mutex
 	ctx         context.Context    // of the running request
@@ -80,7 +85,10 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 		syncOut:  os.Stdout,
 		syncErr:  os.Stderr,
 	}
-	if err := magics.RegisterBuiltins(e.reg); err != nil {
+	e.secrets = sdk.NewSecrets(func(ctx context.Context, question string) (string, error) {
+		return e.readInput(e.runCtx(), question, true)
+	})
+	if err := magics.RegisterBuiltins(e.reg, e.secrets); err != nil {
 		return fmt.Errorf("register magics: %w", err)
 	}
 	s, err := newSession(e)

@@ -129,6 +129,15 @@ func (a api) Reset(ctx context.Context) error {
 
 func (a api) Doc(name string) (string, bool) { return a.s.assist.Doc(name, scope{a.s}) }
 
+func (a api) InScope(name string) bool {
+	sc := scope{a.s}
+	if _, _, ok := sc.Decl(name); ok {
+		return true
+	}
+	_, ok := sc.Imports()[name]
+	return ok
+}
+
 func (a api) Display(b *frame.Bundle) {
 	publisher{a.s.e}.Publish(display.Bundle{Data: b.Data, Metadata: b.Metadata}, "", false)
 }
@@ -144,6 +153,8 @@ func (a api) OpenComm(target string, data, metadata map[string]any) runcard.Comm
 }
 
 func (a api) GoPath() string { return a.s.e.cfg.GoPath }
+
+func (a api) AskExit() { a.s.askExit = true }
 
 func (a api) Ask(prompt string, password bool) (string, error) {
 	return a.s.e.readInput(a.ctx, prompt, password)

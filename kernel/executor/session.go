@@ -49,6 +49,7 @@ type session struct {
 	panics  lockedBuffer     // yaegi's unwinding lines for the running chunk
 	curExec int
 	page    []string
+	askExit bool // the cell asked the client to end the session (exit)
 }
 
 func newSession(e *Executor) (*session, error) {
@@ -103,17 +104,19 @@ func (s *session) reset() error {
 	if err := i.Use(symbols.Symbols); err != nil {
 		return fmt.Errorf("load the gantry/sdk packages: %w", err)
 	}
-	// Workspaces that cells open show a live run card for each wait.
-	open := func(ctx context.Context, dir string) (*sdk.Workspace, error) {
+	// A workspace a cell opens keeps prompted secrets with the session's,
+	// as the magics' workspaces do, and shows a live run card for each wait.
+	openWorkspace := func(ctx context.Context, dir string) (*sdk.Workspace, error) {
 		ws, err := sdk.OpenWorkspace(ctx, dir)
 		if err == nil {
+			ws.UseSecrets(s.e.secrets)
 			ws.OnWait(func(ctx context.Context, r *sdk.Run) {
 				runcard.Show(context.WithoutCancel(ctx), s.api(context.Background()), ws, r.ID)
 			})
 		}
 		return ws, err
 	}
-	if err := i.Use(interp.Exports{"gantry/sdk/sdk": {"OpenWorkspace": reflect.ValueOf(open)}}); err != nil {
+	if err := i.Use(interp.Exports{"gantry/sdk/sdk": {"OpenWorkspace": reflect.ValueOf(openWorkspace)}}); err != nil {
 		return fmt.Errorf("patch gantry/sdk: %w", err)
 	}
 	if err := i.Use(input.Symbols(input.New(asker{s.e}))); err != nil {

@@ -9,6 +9,12 @@
 // the kernel that submitted the run, so a kernel restart or a closed
 // notebook does not stop training. Everything it knows is in the run's
 // directory and the workspace database, so any client can watch the run.
+//
+// It holds the run's agent lock for life (package runlock), starts the
+// script only once the submit has completed, makes the script die with it
+// (PR_SET_PDEATHSIG), and retries every record through a full disk or a
+// busy database (disk.go): whoever watches can tell a dead agent from a
+// live one, and a live one never gives up on recording the run's end.
 package agent
 
 import (
@@ -34,9 +40,18 @@ type Job struct {
 	Environment environment.Environment `json:"environment"`
 	EnvVars     map[string]string       `json:"env_vars,omitempty"`
 	MaxDuration time.Duration           `json:"max_duration,omitempty"` // 0: no limit
+	// Launcher, if set, is the argv that runs Script, before the script's
+	// path and arguments: spark-submit and its options, say. The prepared
+	// environment's interpreter is in the launcher's environment as
+	// GANTRY_PYTHON (and PYSPARK_PYTHON).
+	Launcher []string `json:"launcher,omitempty"`
 
 	Target            string `json:"target"`
 	MaxConcurrentRuns int    `json:"max_concurrent_runs,omitempty"` // of the target; 0: no cap
+	// GPUCount is how many GPUs the run asks for: the agent leases that
+	// many devices of the machine for it (gpus.go); 0: none, and a run
+	// on a machine with GPUs sees none of them.
+	GPUCount int `json:"gpu_count,omitempty"`
 }
 
 // Files and directories inside a run's directory.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"gantry/sdk/environment"
+	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/track"
 	"gantry/sdk/workspace"
@@ -24,6 +26,17 @@ type Settings struct {
 	CancelPoll  time.Duration // how often it checks for a cancel request (default 250ms)
 	CancelGrace time.Duration // between SIGTERM and SIGKILL on cancel or timeout (default 10s)
 	Builder     environment.Builder
+	// AwaitSubmit holds the run until its submitter has handed it over
+	// (package runlock), and fails it if the submitter died part way. Run
+	// sets it: an agent that records into the workspace may be started
+	// before its submitter has finished.
+	AwaitSubmit bool
+	// AwaitCommit holds the run until the hand-over marker is in its
+	// directory (package runlock), for CommitTimeout (default 10 min), and
+	// fails it if none comes: for agents on another machine than their
+	// submitter.
+	AwaitCommit   bool
+	CommitTimeout time.Duration
 }
 
 func (s *Settings) defaults() {
@@ -35,6 +48,9 @@ func (s *Settings) defaults() {
 	}
 	if s.CancelGrace <= 0 {
 		s.CancelGrace = 10 * time.Second
+	}
+	if s.CommitTimeout <= 0 {
+		s.CommitTimeout = 10 * time.Minute
 	}
 }
 
@@ -48,6 +64,8 @@ type agent struct {
 	logger *log.Logger
 
 	failedWorker *failedWorker // a worker of a run of several nodes that failed (slurm.go)
+	disk         *diskWatch    // whether the run's disk was seen full (disk.go)
+	gpus         gpuPlan       // the run's GPUs (gpus.go)
 }
 
 // Run carries out the run runID of ws to its end and records the outcome
@@ -57,6 +75,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 	if err != nil {
 		return err
 	}
+	set.AwaitSubmit = true
 	return RunWith(ctx, workspaceRecorder{ws}, paths, runID, set)
 }
 
@@ -64,6 +83,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, runID string, set Setting
 // its progress with rec.
 func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set Settings) error {
 	set.defaults()
+	runDir := paths.RunDir
 	rec, paths, workerDone, err := slurmWorker(rec, paths, runID) // slurm.go
 	if err != nil {
 		return err
@@ -73,12 +93,23 @@ func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set S
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
+	// One agent per run: whoever watches tells by this lock whether the
+	// run's agent lives (package runlock).
+	lock, err := runlock.HoldAgent(dir)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", runID, err)
+	}
+	defer lock.Release()
 	lf, err := os.OpenFile(filepath.Join(dir, AgentLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("run %s: open agent log: %w", runID, err)
 	}
 	defer lf.Close()
-	a := &agent{rec: rec, paths: paths, dir: dir, set: set, logger: log.New(lf, "", log.LstdFlags|log.Lmicroseconds)}
+	reserve(lf, 64<<10) // the agent's account of a full disk needs room too
+	logger := log.New(lf, "", log.LstdFlags|log.Lmicroseconds)
+	disk := &diskWatch{path: dir}
+	a := &agent{rec: &persistent{Recorder: rec, disk: disk, logger: logger}, paths: paths, dir: dir, set: set,
+		logger: logger, disk: disk}
 	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 
 	job, err := ReadJob(dir)
@@ -86,12 +117,42 @@ func RunWith(ctx context.Context, rec Recorder, paths Paths, runID string, set S
 		return a.fail(ctx, runID, "the run's job could not be read: "+err.Error())
 	}
 	a.job = job
+	if set.AwaitSubmit {
+		completed, err := runlock.AwaitSubmit(ctx, runDir, 0)
+		if err != nil {
+			return a.fail(ctx, runID, "wait for the submit to complete: "+err.Error())
+		}
+		if !completed {
+			a.logger.Printf("the submitter died before handing the run over")
+			err := a.fail(ctx, runID, SubmitAbandonedReason)
+			if err == nil {
+				err = runlock.ClearAbandoned(runDir)
+			}
+			return err
+		}
+	}
+	if set.AwaitCommit {
+		committed, err := runlock.AwaitCommit(ctx, runDir, 10*time.Millisecond, set.CommitTimeout)
+		if err != nil {
+			return a.fail(ctx, runID, "wait for the submit to complete: "+err.Error())
+		}
+		if !committed {
+			a.logger.Printf("no hand-over marker within %s: the submitter died before the hand-over", set.CommitTimeout)
+			return a.fail(ctx, runID, SubmitAbandonedReason)
+		}
+	}
 	err = a.carryOut(ctx)
 	if err != nil {
 		a.logger.Printf("run ended with error: %v", err)
 	}
 	return err
 }
+
+// SubmitAbandonedReason is the reason of a run whose submitter died before
+// handing it to its target: its caller never learnt the run's ID, so the
+// run does not start.
+const SubmitAbandonedReason = "the process that submitted this run ended before the submit completed, " +
+	"so its caller never got the run's ID and the run was not started: submit it again"
 
 // transition records a state change, logging it.
 func (a *agent) transition(ctx context.Context, to workspace.State, reason string) error {
@@ -135,6 +196,13 @@ func (a *agent) carryOut(ctx context.Context) error {
 		return a.fail(ctx, id, err.Error())
 	}
 	defer release()
+	if a.gpus, err = a.planGPUs(ctx); err != nil { // gpus.go
+		if a.canceled(ctx) {
+			return a.cancelRecorded(ctx, "canceled while queued")
+		}
+		return a.fail(ctx, id, err.Error())
+	}
+	defer a.gpus.release()
 	if err := a.transition(ctx, workspace.StatePreparing, "materialising the snapshot and preparing the environment"); err != nil {
 		return a.afterIllegal(ctx, err)
 	}
@@ -224,9 +292,12 @@ func (a *agent) prepare(ctx context.Context) (string, error) {
 func (a *agent) execute(ctx context.Context, python string) error {
 	id := a.job.RunID
 	argv := a.job.Command
-	if a.job.Script != "" {
+	switch {
+	case a.job.Script != "" && len(a.job.Launcher) > 0:
+		argv = append(append(append([]string{}, a.job.Launcher...), a.job.Script), a.job.Arguments...)
+	case a.job.Script != "":
 		argv = append([]string{python, "-u", a.job.Script}, a.job.Arguments...)
-	} else {
+	default:
 		argv = append(append([]string{}, argv...), a.job.Arguments...)
 	}
 	out, err := os.OpenFile(filepath.Join(a.dir, OutputLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -234,7 +305,13 @@ func (a *agent) execute(ctx context.Context, python string) error {
 		return a.fail(ctx, id, "open the output log: "+err.Error())
 	}
 	defer out.Close()
+	// Space for the script's last words, should it fill the disk.
+	reserve(out, outputReserve)
+	defer unreserve(out)
 	env := a.scriptEnv()
+	if len(a.job.Launcher) > 0 && python != "" {
+		env = append(env, "GANTRY_PYTHON="+python, "PYSPARK_PYTHON="+python, "PYSPARK_DRIVER_PYTHON="+python)
+	}
 	docker := a.job.Environment.Docker.Enabled
 	if docker {
 		argv = a.dockerArgv(argv, env)
@@ -246,10 +323,14 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	// they were written in and no pipe outlives the script in a child.
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Stdin = nil
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The script leads a process group of its own, which cancel and
+	// StopOrphans end whole; and it dies with its agent (a killed agent
+	// leaves no script running unwatched).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return a.fail(ctx, id, fmt.Sprintf("start %s: %v", argv[0], err))
 	}
+	_ = os.WriteFile(filepath.Join(a.dir, ScriptPIDFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	a.logger.Printf("started %q as pid %d", argv, cmd.Process.Pid)
 	if err := a.transition(ctx, workspace.StateRunning, fmt.Sprintf("script started (pid %d)", cmd.Process.Pid)); err != nil {
 		if a.canceled(ctx) {
@@ -263,14 +344,17 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	trackCtx, stopTrack := context.WithCancel(context.WithoutCancel(ctx))
 	trackDone := make(chan struct{})
 	go func() { tracker.run(trackCtx); close(trackDone) }()
+	sampleDone := make(chan struct{})
+	go func() { a.sampleGPUs(trackCtx, a.gpus.indices); close(sampleDone) }()
 
 	done := waitChan(cmd)
-	why := a.supervise(ctx, cmd, done, docker)
+	why := a.supervise(ctx, cmd, out, done, docker)
 	waitErr := <-done
 	// Children the script left behind end with it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	stopTrack()
 	<-trackDone
+	<-sampleDone
 	return a.finish(ctx, why, waitErr)
 }
 
@@ -286,7 +370,7 @@ const (
 
 // supervise heartbeats, watches for cancel requests and the maximum
 // duration, and ends the script's process group when one of them says so.
-func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, docker bool) stopReason {
+func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, out *os.File, done chan error, docker bool) stopReason {
 	hb := time.NewTicker(a.set.Heartbeat)
 	defer hb.Stop()
 	poll := time.NewTicker(a.set.CancelPoll)
@@ -314,6 +398,9 @@ func (a *agent) supervise(ctx context.Context, cmd *exec.Cmd, done chan error, d
 			if err := a.rec.Heartbeat(ctx, a.job.RunID); err != nil {
 				a.logger.Printf("heartbeat: %v", err)
 			}
+			a.disk.check()
+			reserve(out, outputReserve) // what the script used of it, again
+
 		case <-poll.C:
 			if a.canceled(ctx) {
 				a.logger.Printf("cancel requested: SIGTERM to process group %d", pid)
@@ -358,11 +445,31 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		}
 		return err
 	}
+	a.disk.check()
+	diskFull := ""
+	if when, ok := a.disk.sawFull(); ok || a.outputSaysDiskFull() {
+		if !ok {
+			when = time.Now()
+		}
+		diskFull = fmt.Sprintf("disk full: the filesystem of %s ran out of space during the run (seen at %s); ",
+			a.dir, when.Format(time.TimeOnly))
+	}
+	stopped := "the agent was stopped while the script ran"
+	if why == agentStopped || killedByTERM(waitErr) {
+		if cause := slurmCause(ctx); cause != "" { // slurm.go
+			stopped += ": " + cause
+			if why != agentStopped {
+				return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the script was stopped by Slurm (%v): %s", waitErr, cause))
+			}
+		}
+	}
 	switch {
+	case diskFull != "" && (code != 0 || waitErr != nil):
+		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("%sthe script exited with status %d; its last output is in its output log", diskFull, code))
 	case why == timedOut:
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the run exceeded its maximum duration of %s and was stopped", a.job.MaxDuration))
 	case why == agentStopped:
-		return a.transition(ctx, workspace.StateFailed, "the agent was stopped while the script ran")
+		return a.transition(ctx, workspace.StateFailed, stopped)
 	case a.failedWorker != nil && waitErr == nil:
 		return a.transition(ctx, workspace.StateFailed, a.failedWorker.reason())
 	case waitErr != nil && code < 0:
@@ -371,6 +478,26 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the script exited with status %d; see its output log", code))
 	}
 	return a.transition(ctx, workspace.StateCompleted, "the script exited with status 0")
+}
+
+// outputSaysDiskFull reports whether the end of the run's output log
+// tells of a full disk (Python's OSError: [Errno 28], a shell's "No space
+// left on device").
+func (a *agent) outputSaysDiskFull() bool {
+	f, err := os.Open(filepath.Join(a.dir, OutputLog))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	tail := make([]byte, min(fi.Size(), 16<<10))
+	if _, err := f.ReadAt(tail, fi.Size()-int64(len(tail))); err != nil {
+		return false
+	}
+	return bytes.Contains(tail, []byte("No space left on device")) || bytes.Contains(tail, []byte("Disk quota exceeded"))
 }
 
 // scriptEnv is the script's environment: the agent's, the job's, and the
@@ -382,6 +509,9 @@ func (a *agent) scriptEnv() []string {
 	}
 	for k, v := range a.job.EnvVars {
 		env = append(env, k+"="+v)
+	}
+	if a.gpus.env != nil {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+*a.gpus.env)
 	}
 	helper := filepath.Join(a.dir, "gantry-python")
 	env = append(env, track.Environ(a.job.RunID, a.job.Experiment, a.dir)...)

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"gantry/sdk/driver/slurm"
 	"gantry/sdk/workspace"
 )
 
@@ -287,4 +288,32 @@ func (a *agent) requeue(ctx context.Context) bool {
 	}
 	reason := fmt.Sprintf("preempted; requeued by Slurm (restart %d follows)", slurmRestarts()+1)
 	return a.transition(ctx, workspace.StateQueued, reason) == nil
+}
+
+// slurmCause asks Slurm why it stopped this agent's job (a failed node,
+// its time limit, an scancel from outside), for the run's reason; "" when
+// not under Slurm or Slurm does not say.
+func slurmCause(ctx context.Context) string {
+	if !underSlurm() {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		return exec.CommandContext(ctx, name, args...).Output()
+	}
+	// slurmctld marks a node down before it kills the node's jobs, but
+	// give it a moment to settle the job's own state.
+	var f slurm.JobFacts
+	for i := 0; i < 10; i++ {
+		var err error
+		if f, err = slurm.ReadJobFacts(ctx, run, os.Getenv("SLURM_JOB_ID"), os.Getenv("SLURM_JOB_NODELIST")); err != nil {
+			return ""
+		}
+		if len(f.FailedNodes()) > 0 || (f.State != "RUNNING" && f.State != "COMPLETING") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return f.Cause()
 }

@@ -29,6 +29,7 @@ type Job struct {
 	Target       string // the target's name
 	Config       json.RawMessage
 	NodeCount    int // nodes the run asks for (clusters); 0 or 1: one
+	GPUCount     int // GPUs the run asks for, per node; 0: none
 }
 
 // Handle is what a driver needs to find a run again: opaque state of the
@@ -60,6 +61,16 @@ type Validator interface {
 // the SDK judges by the agent's heartbeats alone.
 type Recoverer interface {
 	Alive(ctx context.Context, job Job, h Handle) (bool, error)
+}
+
+// Committer is implemented by drivers whose agents run on another machine
+// than the submitter and so cannot see its submit lock: Commit tells the
+// run's agent that the SDK has recorded the hand-over (the handle), and
+// that it may start the script. Until then the agent waits; an agent told
+// nothing for long fails its run, whose submitter died part way. Commit
+// is idempotent: a follower may send it again.
+type Committer interface {
+	Commit(ctx context.Context, job Job, h Handle) error
 }
 
 // Scaler is implemented by drivers of targets that grow and shrink: it

@@ -47,12 +47,19 @@ type BuildError struct {
 	Key     string
 	LogPath string // <root>/<key>.failed.log
 	Log     string // the build log (its last MiB, if longer)
-	Err     error
+	// Hint says what the log's failure most likely means and where to
+	// look, when Gantry recognises it (pip's "No matching distribution").
+	Hint string
+	Err  error
 }
 
 func (e *BuildError) Error() string {
-	return fmt.Sprintf("build of environment %s failed: %v\nfix the spec (or the build tool) and build again; the full log is %s; its last lines:\n%s",
-		e.Key, e.Err, e.LogPath, tail(e.Log, tailLines))
+	hint := ""
+	if e.Hint != "" {
+		hint = "\nhint: " + e.Hint
+	}
+	return fmt.Sprintf("build of environment %s failed: %v%s\nfix the spec (or the build tool) and build again; the full log is %s; its last lines:\n%s",
+		e.Key, e.Err, hint, e.LogPath, tail(e.Log, tailLines))
 }
 
 func (e *BuildError) Unwrap() error { return e.Err }
@@ -231,7 +238,7 @@ func (b *Builder) build(ctx context.Context, p plan, c *CondaDependencies, root,
 		if len(text) > maxErrorLog {
 			text = text[len(text)-maxErrorLog:]
 		}
-		err = &BuildError{Key: key, LogPath: failed, Log: string(text), Err: err}
+		err = &BuildError{Key: key, LogPath: failed, Log: string(text), Hint: pipHint(c, string(text)), Err: err}
 	}()
 
 	w.Printf("gantry: building environment %s in %s", key, dir)

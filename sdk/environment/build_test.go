@@ -227,7 +227,7 @@ func TestBuildFailure(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	wheelhouse := writeWheel(t)
-	bad := tinyEnv(wheelhouse, pyMinor, "gantry-no-such-package==1.0")
+	bad := tinyEnv(wheelhouse, pyMinor, "Gantry-Tiny==9.9") // the wheelhouse has 0.1.0
 	b := &Builder{CondaTools: noConda}
 
 	var log syncBuffer
@@ -240,7 +240,8 @@ func TestBuildFailure(t *testing.T) {
 	if be.LogPath != failedLog || be.Key != bad.Key() {
 		t.Errorf("BuildError = {Key %s, LogPath %s}, want {%s, %s}", be.Key, be.LogPath, bad.Key(), failedLog)
 	}
-	for _, want := range []string{"gantry-no-such-package", failedLog, "build again"} {
+	for _, want := range []string{"Gantry-Tiny==9.9", failedLog, "build again",
+		"hint: pip found no distribution of Gantry-Tiny==9.9", "--find-links " + wheelhouse + ", which holds gantry_tiny-0.1.0-py3-none-any.whl"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
@@ -350,5 +351,22 @@ func TestBuildWaitHonoursContext(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "waiting for it") {
 		t.Errorf("log does not say the build waits: %q", log.String())
+	}
+}
+
+// An environment that names a build of a package for CUDA (the local
+// version +cu121, as PyTorch's wheels carry) gets that build, and its log
+// says so: what was resolved, not just what was asked for.
+func TestBuildLogShowsTheCUDABuildResolved(t *testing.T) {
+	pyMinor := needVenv(t)
+	t.Parallel()
+	e := tinyEnv(writeWheelVersion(t, "0.1.0+cu121"), pyMinor, "gantry-tiny==0.1.0+cu121")
+	var log syncBuffer
+	built, err := (&Builder{CondaTools: noConda}).Build(context.Background(), e, t.TempDir(), &log)
+	if err != nil {
+		t.Fatalf("Build: %v\nlog:\n%s", err, log.String())
+	}
+	if !slices.Contains(built.Packages, "gantry-tiny==0.1.0+cu121") || !strings.Contains(log.String(), "  gantry-tiny==0.1.0+cu121") {
+		t.Errorf("packages %v; log:\n%s", built.Packages, log.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -117,7 +118,10 @@ func checkChannel(ch string) error {
 	return nil
 }
 
-// ReadCondaFile reads and parses a conda_dependencies.yml file.
+// ReadCondaFile reads and parses a conda_dependencies.yml file. A relative
+// --find-links directory in it is relative to the file's directory, as a
+// path in a file is read by people: it is made absolute here, so that the
+// build finds it wherever it runs on this machine.
 func ReadCondaFile(path string) (*CondaDependencies, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -127,7 +131,22 @@ func ReadCondaFile(path string) (*CondaDependencies, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("read conda spec: %w", err)
+	}
+	for i, link := range c.PipOptions.FindLinks {
+		if isLocalPath(link) && !filepath.IsAbs(link) {
+			c.PipOptions.FindLinks[i] = filepath.Join(dir, link)
+		}
+	}
 	return c, nil
+}
+
+// isLocalPath reports whether a --find-links value is a path rather than a
+// URL (https://..., file:///...).
+func isLocalPath(link string) bool {
+	return !strings.Contains(link, "://") && !strings.HasPrefix(link, "file:")
 }
 
 // WriteFile writes the spec to path in the conda environment file format.

@@ -1,6 +1,7 @@
 package environment
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -174,5 +175,77 @@ func TestAddPackageAndValidate(t *testing.T) {
 	c = CondaDependencies{Channels: []string{"conda forge"}}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "channel 1") {
 		t.Errorf("Validate error = %v, want it to name channel 1", err)
+	}
+}
+
+// TestReadCondaFileFindLinks: a relative --find-links in the file is
+// relative to the file, wherever the reader runs; URLs and absolute paths
+// are kept.
+func TestReadCondaFileFindLinks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, CondaFileName)
+	spec := "dependencies:\n  - pip:\n    - --no-index\n    - --find-links wheels\n    - -f ../shared/wheels\n" +
+		"    - --find-links /opt/wheels\n    - --find-links https://example.org/wheels/\n    - --find-links file:///srv/wheels\n    - tinystats==0.1.0\n"
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // somewhere else
+	c, err := ReadCondaFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "wheels"), filepath.Join(filepath.Dir(dir), "shared", "wheels"), "/opt/wheels",
+		"https://example.org/wheels/", "file:///srv/wheels"}
+	if !reflect.DeepEqual(c.PipOptions.FindLinks, want) {
+		t.Errorf("FindLinks = %q, want %q", c.PipOptions.FindLinks, want)
+	}
+	// The same file read by a relative path.
+	t.Chdir(filepath.Dir(dir))
+	c, err = ReadCondaFile(filepath.Join(filepath.Base(dir), CondaFileName))
+	if err != nil || c.PipOptions.FindLinks[0] != filepath.Join(dir, "wheels") {
+		t.Errorf("read by a relative path: %q, %v", c.PipOptions.FindLinks, err)
+	}
+}
+
+func TestPipHint(t *testing.T) {
+	wheels := t.TempDir()
+	for _, f := range []string{"tinystats-0.1.0-py3-none-any.whl", "other_pkg-1.0-py3-none-any.whl", "my-pkg-2.0.tar.gz"} {
+		if err := os.WriteFile(filepath.Join(wheels, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(t.TempDir())
+	noMatch := "ERROR: Could not find a version that satisfies the requirement X (from versions: none)\nERROR: No matching distribution found for "
+	for _, tt := range []struct {
+		name string
+		opts PipOptions
+		log  string
+		want []string // "" for no hint
+	}{
+		{"other failure", PipOptions{}, "ERROR: pip's resolver failed", nil},
+		{"wrong version in the wheelhouse", PipOptions{NoIndex: true, FindLinks: []string{wheels}}, noMatch + "tinystats==0.2.0",
+			[]string{"no distribution of tinystats==0.2.0", "holds tinystats-0.1.0-py3-none-any.whl", "version pin"}},
+		{"sdist with hyphens", PipOptions{NoIndex: true, FindLinks: []string{wheels}}, noMatch + "My_Pkg>=3",
+			[]string{"holds my-pkg-2.0.tar.gz"}},
+		{"not in the wheelhouse", PipOptions{NoIndex: true, FindLinks: []string{wheels}}, noMatch + "numpy",
+			[]string{"which holds no file of numpy"}},
+		{"relative and missing", PipOptions{NoIndex: true, FindLinks: []string{"wheelhouse"}}, noMatch + "tinystats",
+			[]string{"--find-links wheelhouse, which is relative to the directory pip ran in", "relative to the file"}},
+		{"absolute and missing", PipOptions{NoIndex: true, FindLinks: []string{"/nonexistent/wheels"}}, noMatch + "tinystats",
+			[]string{"/nonexistent/wheels, which does not exist"}},
+		{"nowhere to look", PipOptions{NoIndex: true}, noMatch + "tinystats", []string{"drop --no-index"}},
+		{"the index", PipOptions{IndexURL: "https://pypi.example/simple"}, noMatch + "tinystats",
+			[]string{"the index https://pypi.example/simple"}},
+		{"PyPI", PipOptions{}, noMatch + "tinystats", []string{"the index PyPI"}},
+	} {
+		got := pipHint(&CondaDependencies{PipOptions: tt.opts}, tt.log)
+		if (got == "") != (tt.want == nil) {
+			t.Errorf("%s: hint %q", tt.name, got)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: hint %q lacks %q", tt.name, got, w)
+			}
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package remote
 
 import (
+	"gantry/sdk/gpu"
+
 	"bufio"
 	"bytes"
 	"context"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -40,22 +43,13 @@ func probe(ctx context.Context, root string) Probe {
 	} else {
 		p.DockerNote = "no docker on PATH"
 	}
-	if path, err := exec.LookPath("nvidia-smi"); err == nil {
-		for _, l := range strings.Split(run(ctx, path, "-L"), "\n") {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, "GPU ") {
-				p.GPUs = append(p.GPUs, l)
-			}
-		}
+	if devs, err := gpu.Detect(ctx); err != nil {
+		p.GPUNote = err.Error()
+	} else {
+		p.GPUs = devs
 	}
 	if path, err := exec.LookPath("sbatch"); err == nil {
-		p.Slurm = firstLine(run(ctx, path, "--version"))
-		if sinfo, err := exec.LookPath("sinfo"); err == nil {
-			for _, l := range strings.Split(run(ctx, sinfo, "-h", "-o", "%P %a %D %t"), "\n") {
-				if l = strings.TrimSpace(l); l != "" {
-					p.Partitions = append(p.Partitions, l)
-				}
-			}
-		}
+		probeSlurm(ctx, &p, path)
 	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(root, &st); err == nil {
@@ -64,12 +58,65 @@ func probe(ctx context.Context, root string) Probe {
 	return p
 }
 
+// slurmVersion matches what sbatch --version prints: "slurm 23.02.1",
+// "slurm-wlm 22.05.8" (Debian's build).
+var slurmVersion = regexp.MustCompile(`^slurm\S* \d`)
+
+// probeSlurm fills in the Slurm fields of p from the sbatch at path and
+// sinfo beside it. Slurm's tools answer --version only when they find a
+// configuration, so a machine with the tools but no cluster gets a note
+// with their complaint instead of a version, and no partitions.
+func probeSlurm(ctx context.Context, p *Probe, sbatch string) {
+	out, err := runErr(ctx, sbatch, "--version")
+	if err != nil || !slurmVersion.MatchString(firstLine(out)) {
+		p.SlurmNote = "sbatch is installed but Slurm is not configured here: " + lastLine(out, err)
+		return
+	}
+	p.Slurm = firstLine(out)
+	sinfo, err := exec.LookPath("sinfo")
+	if err != nil {
+		p.SlurmNote = "no sinfo on PATH beside sbatch"
+		return
+	}
+	out, err = runErr(ctx, sinfo, "-h", "-o", "%P %a %D %t")
+	if err != nil {
+		p.SlurmNote = "sinfo failed: " + lastLine(out, err)
+		return
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			p.Partitions = append(p.Partitions, l)
+		}
+	}
+}
+
 // run runs a probe command for at most 5 seconds and returns its output.
 func run(ctx context.Context, name string, args ...string) string {
+	out, _ := runErr(ctx, name, args...)
+	return out
+}
+
+// runErr is run, with the command's error.
+func runErr(ctx context.Context, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return strings.TrimSpace(string(out))
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// lastLine is the last line of a failed command's output (where Slurm's
+// tools put the fatal one), or its error when it wrote nothing.
+func lastLine(out string, err error) string {
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[i+1:]
+	}
+	if out = strings.TrimSpace(out); out != "" {
+		return out
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "no output"
 }
 
 func firstLine(s string) string {

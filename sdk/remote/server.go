@@ -18,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"gantry/sdk/agent"
 	"gantry/sdk/journal"
+	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 )
 
@@ -38,6 +40,7 @@ type Server struct {
 	started map[string]chan struct{} // agents this server started, closed when they exit
 	slurm   map[string]slurmState    // squeue's last word on batch runs
 	lacking map[string][]string      // by run: the blobs its prepare found missing
+	swept   map[string]bool          // runs whose dead agent's leftovers were stopped
 }
 
 // alive reports whether the run's agent runs. An agent this server
@@ -60,6 +63,21 @@ func (s *Server) alive(dir, runID string) bool {
 	}
 	_, alive := agentPID(dir, runID)
 	return alive
+}
+
+// sweep stops what the script of a run whose agent died left running
+// (its children: the script itself dies with its agent), once per run.
+func (s *Server) sweep(dir, runID string) {
+	s.mu.Lock()
+	done := s.swept[runID]
+	if s.swept == nil {
+		s.swept = map[string]bool{}
+	}
+	s.swept[runID] = true
+	s.mu.Unlock()
+	if !done && !isBatch(dir) {
+		_, _ = agent.StopOrphans(dir, runID)
+	}
 }
 
 // Layout of Root.
@@ -168,6 +186,15 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 			return &Response{}, s.cancelBatch(ctx, dir, req.Run)
 		}
 		return &Response{}, nil
+	case OpCommit:
+		dir, err := RunDir(s.Root, req.Run)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return &Response{}, nil // nothing to start: reads will tell the follower
+		}
+		return &Response{}, runlock.MarkCommitted(dir)
 	case OpOutputs:
 		return s.outputs(req.Run)
 	case OpSubmit:
@@ -396,7 +423,7 @@ func (s *Server) start(runID string) (int, error) {
 		return 0, fmt.Errorf("start run %s: %w", runID, err)
 	}
 	defer out.Close()
-	cmd := exec.Command(s.Exe, "agent", "--journal", "--root", s.Root, "--run", runID)
+	cmd := exec.Command(s.Exe, "agent", "--journal", "--await-commit", "--root", s.Root, "--run", runID)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -441,6 +468,9 @@ func (s *Server) read(ctx context.Context, req *Request) (*Response, error) {
 	for {
 		resp := &Response{}
 		resp.Alive = s.alive(dir, req.Run)
+		if !resp.Alive {
+			s.sweep(dir, req.Run)
+		}
 		if fi, err := os.Stat(filepath.Join(dir, journal.HeartbeatFile)); err == nil {
 			resp.HeartbeatAgeMS = time.Since(fi.ModTime()).Milliseconds()
 		} else {

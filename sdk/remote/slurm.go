@@ -46,7 +46,7 @@ func (s *Server) submitBatch(ctx context.Context, req *Request) (*Response, erro
 		return nil, errors.New("sbatch is not on the login node's PATH: is Slurm's client installed there (apt-get install slurm-client)?")
 	}
 	nodes := max(req.Nodes, 1)
-	agent := slurm.ShellQuote(s.Exe) + " agent --journal --root " + slurm.ShellQuote(s.Root) + " --run " + slurm.ShellQuote(req.Run)
+	agent := slurm.ShellQuote(s.Exe) + " agent --journal --await-commit --root " + slurm.ShellQuote(s.Root) + " --run " + slurm.ShellQuote(req.Run)
 	script := filepath.Join(dir, "batch.sh")
 	if err := os.WriteFile(script, []byte(slurm.BatchScriptFor(agent, req.Run, nodes, req.Requeue)), 0o700); err != nil {
 		return nil, err

@@ -48,7 +48,36 @@ type RunSpec struct {
 	EnvKey     string
 	Tags       map[string]string
 	Properties map[string]string
+
+	// ID, if not "", is the new run's ID (a UUID), chosen by the caller so
+	// that it can prepare the run's directory (RunDir) before the run
+	// exists; the directory may then exist already. Else NewRun picks one.
+	ID string
+	// SubmitKey, if not "", names the submit that makes the run, so that a
+	// retried submit finds the run the first attempt made: if a run holds
+	// the key, NewRun makes none and fails with a *KeyBoundError, unless
+	// that run is Supersedes, whose key then passes to the new run.
+	SubmitKey  string
+	Supersedes string
+	// Reused, if not "", records a run that does no work of its own since
+	// it reuses the results of an earlier one (a pipeline step whose
+	// inputs match a completed step's): the run is created Completed,
+	// with one event from NotStarted whose reason is Reused.
+	Reused string
 }
+
+// A KeyBoundError reports a submit key that a run holds already: NewRun
+// made no run. It matches ErrExists.
+type KeyBoundError struct {
+	Key   string
+	RunID string // the run that holds the key
+}
+
+func (e *KeyBoundError) Error() string {
+	return fmt.Sprintf("submit key %q belongs to run %s", e.Key, e.RunID)
+}
+
+func (e *KeyBoundError) Is(target error) bool { return target == ErrExists }
 
 // An Event is one change of a run's state.
 type Event struct {
@@ -87,11 +116,29 @@ func (w *Workspace) newRun(ctx context.Context, spec RunSpec) (Run, error) {
 		}
 	}
 	id := uuid.NewString()
+	if spec.ID != "" {
+		var err error
+		if id, err = parseRunID(spec.ID); err != nil {
+			return Run{}, err
+		}
+	}
 	dir, _ := w.RunDir(id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil && (spec.ID == "" || !errors.Is(err, os.ErrExist)) {
 		return Run{}, err
 	}
 	err := w.write(ctx, func(tx *sql.Tx) error {
+		if spec.SubmitKey != "" {
+			var holder string
+			err := tx.QueryRowContext(ctx, `SELECT r.id FROM submit_keys k JOIN runs r ON r.seq = k.run
+				WHERE k.key = ?`, spec.SubmitKey).Scan(&holder)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			case holder != spec.Supersedes:
+				return &KeyBoundError{Key: spec.SubmitKey, RunID: holder}
+			}
+		}
 		var parent sql.NullInt64
 		var parentExp int64
 		if spec.ParentID != "" {
@@ -151,12 +198,29 @@ func (w *Workspace) newRun(ctx context.Context, spec RunSpec) (Run, error) {
 				return err
 			}
 		}
+		if spec.SubmitKey != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO submit_keys (key, run) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET run = excluded.run`, spec.SubmitKey, seq); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO run_events (run, time, from_state, to_state, reason)
 			VALUES (?, ?, '', ?, 'created')`, seq, now, string(StateNotStarted))
+		if err != nil || spec.Reused == "" {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, started = ?2, ended = ?2 WHERE seq = ?3`,
+			string(StateCompleted), now, seq); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO run_events (run, time, from_state, to_state, reason)
+			VALUES (?, ?, ?, ?, ?)`, seq, now, string(StateNotStarted), string(StateCompleted), spec.Reused)
 		return err
 	})
 	if err != nil {
-		os.Remove(dir)
+		if spec.ID == "" {
+			os.Remove(dir)
+		}
 		return Run{}, err
 	}
 	rs, err := w.runs(ctx, `WHERE r.id = ?`, []any{id}, 0)
@@ -197,6 +261,7 @@ type Filter struct {
 	ParentID   string            // the parent run's ID, if not ""
 	Target     string            // the compute target's name, if not ""
 	Tags       map[string]string // tags the runs have, each with that value
+	Properties map[string]string // properties the runs have, each with that value
 	Limit      int               // the most runs to return, if > 0
 	// Before, a run's ID, selects only the runs listed after it (older
 	// ones): the next page of a list that ended with that run.
@@ -239,6 +304,10 @@ func (w *Workspace) Runs(ctx context.Context, f Filter) ([]Run, error) {
 	}
 	for k, v := range f.Tags {
 		conds = append(conds, `EXISTS (SELECT 1 FROM run_tags t WHERE t.run = r.seq AND t.key = ? AND t.value = ?)`)
+		args = append(args, k, v)
+	}
+	for k, v := range f.Properties {
+		conds = append(conds, `r.seq IN (SELECT run FROM run_properties WHERE key = ? AND value = ?)`)
 		args = append(args, k, v)
 	}
 	where := ""
@@ -449,4 +518,17 @@ func (w *Workspace) events(ctx context.Context, runID string) ([]Event, error) {
 		return nil, ErrNotFound
 	}
 	return es, nil
+}
+
+// RunBySubmitKey returns the run that holds the submit key (see
+// RunSpec.SubmitKey); an error matching ErrNotFound if none does.
+func (w *Workspace) RunBySubmitKey(ctx context.Context, key string) (Run, error) {
+	rs, err := w.runs(ctx, `WHERE r.seq = (SELECT run FROM submit_keys WHERE key = ?)`, []any{key}, 0)
+	if err != nil {
+		return Run{}, w.errorf(err, "run of submit key %q", key)
+	}
+	if len(rs) == 0 {
+		return Run{}, w.errorf(ErrNotFound, "run of submit key %q", key)
+	}
+	return rs[0], nil
 }

@@ -105,7 +105,15 @@ func migrations() []string {
 		offset INTEGER NOT NULL,
 		PRIMARY KEY (run, name)
 	);`,
-		// 3: runs newest first without sorting them all, so that the first
+		// 3: submit keys, which make a retried submit return the run the
+		// first attempt made instead of a duplicate.
+		`CREATE TABLE submit_keys (
+		key TEXT NOT NULL PRIMARY KEY,
+		run INTEGER NOT NULL REFERENCES runs (seq)
+	);`,
+		// 4: runs found by a property's value (a pipeline step's reuse key).
+		`CREATE INDEX run_properties_value ON run_properties (key, value);`,
+		// 5: runs newest first without sorting them all, so that the first
 		// page of a list of 10,000 runs reads 50 (gantry serve's runs list).
 		`CREATE INDEX runs_created ON runs (created, seq);`,
 	}

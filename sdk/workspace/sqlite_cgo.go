@@ -4,6 +4,7 @@ package workspace
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -17,6 +18,12 @@ func sqliteKind(err error) sqliteErrKind {
 			return sqliteBusy
 		case sqlite3.ErrNotADB:
 			return sqliteNotADB
+		case sqlite3.ErrFull:
+			return sqliteFull
+		case sqlite3.ErrIoErr:
+			if se.SystemErrno == syscall.ENOSPC {
+				return sqliteFull
+			}
 		}
 	}
 	return sqliteOther

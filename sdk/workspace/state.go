@@ -18,7 +18,8 @@ type State string
 // From any state that is not final it may go to CancelRequested, Failed or
 // Canceled; from CancelRequested to Finalizing (to collect its outputs) or
 // Canceled. A Running run whose heartbeat stops becomes NotResponding, and
-// Running again when a heartbeat arrives. A cluster may preempt a run that
+// Running again when a heartbeat arrives, or Finalizing when its agent,
+// back, records the script's end. A cluster may preempt a run that
 // is Preparing, Starting, Running or NotResponding and queue it again
 // (Queued).
 const (
@@ -51,7 +52,7 @@ func nextStates(from State) ([]State, bool) {
 	case StateRunning:
 		return []State{StateFinalizing, StateNotResponding, StateQueued}, true
 	case StateNotResponding:
-		return []State{StateRunning, StateQueued}, true
+		return []State{StateRunning, StateFinalizing, StateQueued}, true
 	case StateFinalizing:
 		return []State{StateCompleted}, true
 	case StateCancelRequested:

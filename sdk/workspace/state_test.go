@@ -27,7 +27,7 @@ func TestCanTransition(t *testing.T) {
 	add(StatePreparing, StateStarting, StateQueued)
 	add(StateStarting, StateRunning, StateQueued)
 	add(StateRunning, StateFinalizing, StateNotResponding, StateQueued)
-	add(StateNotResponding, StateRunning, StateQueued)
+	add(StateNotResponding, StateRunning, StateFinalizing, StateQueued)
 	add(StateFinalizing, StateCompleted)
 	add(StateCancelRequested, StateFinalizing)
 	for _, s := range allStates {

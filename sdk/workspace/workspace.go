@@ -63,6 +63,9 @@ var (
 	// ErrSchemaTooNew means that the database was written by a newer
 	// version of Gantry than this one.
 	ErrSchemaTooNew = errors.New("workspace schema too new")
+	// ErrDiskFull means that a write failed because the disk that holds
+	// the workspace is full; retrying once space is freed succeeds.
+	ErrDiskFull = errors.New("disk full")
 )
 
 // defaultBusyTimeout is how long a writer waits for another one before
@@ -257,6 +260,21 @@ func (e *lockedError) Unwrap() error { return e.err }
 
 func (e *lockedError) Is(target error) bool { return target == ErrLocked }
 
+// A fullError reports a write refused because the disk is full.
+type fullError struct {
+	dir string
+	err error
+}
+
+func (e *fullError) Error() string {
+	return fmt.Sprintf("the disk holding workspace %s is full (%v): free space there; "+
+		"run agents keep what they could not record and record it when space returns", e.dir, e.err)
+}
+
+func (e *fullError) Unwrap() error { return e.err }
+
+func (e *fullError) Is(target error) bool { return target == ErrDiskFull }
+
 // sqliteErrKind is what an SQLite error means to a caller.
 type sqliteErrKind int
 
@@ -264,6 +282,7 @@ const (
 	sqliteOther  sqliteErrKind = iota
 	sqliteBusy                 // busy or locked: another writer held on
 	sqliteNotADB               // the file is not an SQLite database
+	sqliteFull                 // the disk is full
 )
 
 // errorf wraps err with the operation described by format and args. An
@@ -274,6 +293,8 @@ func (w *Workspace) errorf(err error, format string, args ...any) error {
 		err = &lockedError{dir: w.dir, wait: w.busy, err: err}
 	case sqliteNotADB:
 		err = fmt.Errorf("%s is not a Gantry workspace database: %w", w.dbPath(), err)
+	case sqliteFull:
+		err = &fullError{dir: w.dir, err: err}
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }

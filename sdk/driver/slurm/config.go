@@ -46,6 +46,26 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	return c, nil
 }
 
+// Summary says in a line what the cluster is made of: "0 to 3 nodes of
+// STANDARD_D2_V2 (2 CPUs, 7168 MB), dedicated, scale-down after 120 s
+// idle, Slurm instance DIR".
+func (c Config) Summary() string {
+	if c.NodesOf != "" {
+		return fmt.Sprintf("%s, on the nodes of %s", c.VMPriority, c.NodesOf)
+	}
+	idle := c.IdleSecondsBeforeScaledown
+	if idle == 0 {
+		idle = DefaultIdleSeconds
+	}
+	sz := c.VMSize
+	what := fmt.Sprintf("%d CPUs, %d MB", sz.CPUs, sz.MemoryMB)
+	if sz.GPUs > 0 {
+		what += fmt.Sprintf(", %d GPUs", sz.GPUs)
+	}
+	return fmt.Sprintf("%d to %d nodes of %s (%s), %s, scale-down after %d s idle, Slurm instance %s",
+		c.MinNodes, c.MaxNodes, sz.Name, what, c.VMPriority, idle, c.SlurmDir)
+}
+
 // Check reports the first thing wrong with c, in words that say what to
 // do.
 func (c *Config) Check() error {
@@ -104,3 +124,27 @@ const lowSuffix = "_low"
 
 // maxNodesPerPool is the size of a pool's block of slurmd ports.
 const maxNodesPerPool = 64
+
+// CheckGPUs refuses a run that asks for more GPUs per node than the
+// cluster's nodes have, naming the sizes of sizes (nil: the default
+// catalogue) whose nodes would do.
+func (c Config) CheckGPUs(n int, sizes Catalogue) error {
+	if n <= c.VMSize.GPUs {
+		return nil
+	}
+	if sizes == nil {
+		sizes = DefaultCatalogue()
+	}
+	var fit []string
+	for _, s := range sizes {
+		if s.GPUs >= n {
+			fit = append(fit, fmt.Sprintf("%s (%d GPUs)", s.Name, s.GPUs))
+		}
+	}
+	what := "no size of the catalogue has that many"
+	if len(fit) > 0 {
+		what = "sizes with enough: " + strings.Join(fit, ", ")
+	}
+	return fmt.Errorf("the run asks for %d GPUs per node, and the nodes of cluster %s (%s) have %d: "+
+		"use a cluster of another size (%s)", n, c.Pool, c.VMSize.Name, c.VMSize.GPUs, what)
+}

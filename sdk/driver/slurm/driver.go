@@ -69,7 +69,14 @@ func (d *Driver) Submit(ctx context.Context, job driver.Job) (driver.Handle, err
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return driver.Handle{}, fmt.Errorf("submit run %s: write batch script: %w", job.RunID, err)
 	}
-	out, err := in.command(ctx, "sbatch", SbatchArgs(c, job.RunID, job.RunDir, nodes, path)...)
+	args := SbatchArgs(c, job.RunID, job.RunDir, nodes, path)
+	if job.GPUCount > 0 {
+		if err := c.CheckGPUs(job.GPUCount, nil); err != nil {
+			return driver.Handle{}, fmt.Errorf("submit run %s: %w", job.RunID, err)
+		}
+		args = append(args[:len(args)-1], "--gres=gpu:"+strconv.Itoa(job.GPUCount), path)
+	}
+	out, err := in.command(ctx, "sbatch", args...)
 	if err != nil {
 		return driver.Handle{}, fmt.Errorf("submit run %s to cluster %q: %w", job.RunID, job.Target, err)
 	}
@@ -235,4 +242,18 @@ func (d *Driver) Scale(ctx context.Context, config json.RawMessage, minNodes, ma
 		return err
 	}
 	return in.UpdatePool(ctx, PoolOf(c, ""))
+}
+
+// JobFacts asks Slurm about the run's job and its nodes, to tell why it
+// ended. Slurm forgets a finished job after MinJobAge (300 s by default).
+func (d *Driver) JobFacts(ctx context.Context, job driver.Job, h driver.Handle) (JobFacts, error) {
+	st, err := parseHandle(h)
+	if err != nil {
+		return JobFacts{}, err
+	}
+	in, err := OpenInstance(st.SlurmDir)
+	if err != nil {
+		return JobFacts{}, err
+	}
+	return ReadJobFacts(ctx, in.command, strconv.Itoa(st.JobID), "")
 }

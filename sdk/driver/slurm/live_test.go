@@ -378,9 +378,14 @@ func TestCreateErrors(t *testing.T) {
 		t.Errorf("a refused cluster was kept: %v", err)
 	}
 	cluster(t, ws, ctx, "clash", sdk.ManagedCluster{MaxNodes: 1})
-	err := ws.CreateCompute(ctx, "CLASH", sdk.ManagedCluster{VMSize: "STANDARD_D1_V2", MaxNodes: 1, SlurmDir: slurmDir})
-	if !errors.Is(err, workspace.ErrExists) {
-		t.Errorf("same name in the workspace: %v", err)
+	// Get-or-create: the same settings again (the Slurm instance taken
+	// from the cluster) are fine; others are refused, saying which.
+	if err := ws.CreateCompute(ctx, "CLASH", sdk.ManagedCluster{VMSize: "STANDARD_D1_V2", MaxNodes: 1}); err != nil {
+		t.Errorf("same name and settings: %v, want nil", err)
+	}
+	err := ws.CreateCompute(ctx, "clash", sdk.ManagedCluster{VMSize: "STANDARD_D1_V2", MaxNodes: 2, SlurmDir: slurmDir})
+	if !errors.Is(err, sdk.ErrExists) || !strings.Contains(err.Error(), "max_nodes: 1 there, 2 here") {
+		t.Errorf("same name, other settings: %v", err)
 	}
 	// Another workspace on the same Slurm: the cluster's nodes are taken.
 	other, err := sdk.OpenWorkspace(ctx, t.TempDir())
@@ -465,4 +470,90 @@ func mustEvents(t *testing.T, ctx context.Context, r *sdk.Run) []workspace.Event
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// A 2-node run loses its second node (its slurmd, step daemon, agent and
+// script all killed, as when a VM goes): rank 0's agent, stopped by
+// Slurm, ends the run Failed with a reason that names the lost node and
+// Slurm's word for it, not a bare "the agent was stopped".
+func TestWorkerNodeLost(t *testing.T) {
+	ws, ctx := open(t)
+	cluster(t, ws, ctx, "wlost", sdk.ManagedCluster{MaxNodes: 2, IdleSecondsBeforeScaledown: 30})
+	r := submit(t, ws, ctx, "wlost", `echo "rank $GANTRY_NODE_RANK up"; sleep 300`, 2)
+	waitState(t, ctx, r, workspace.StateRunning)
+	dir, _ := r.Dir()
+	worker := filepath.Join(dir, "nodes", "rank-1")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(worker, "script.pid")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rank 1 never started its script%s", history(ctx, r))
+		}
+	}
+	agentPID := readPID(t, filepath.Join(worker, "agent.pid"))
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", agentPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var node string
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "SLURMD_NODENAME="); ok {
+			node = v
+		}
+	}
+	if node == "" {
+		t.Fatal("rank 1's agent has no SLURMD_NODENAME")
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", agentPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	stepd, _ := strconv.Atoi(fields[1])
+	script := readPID(t, filepath.Join(worker, "script.pid"))
+	slurmd := readPID(t, filepath.Join(slurmDir, "run", "slurmd-"+node+".pid"))
+	for _, pid := range []int{slurmd, stepd, agentPID, script} {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(-script, syscall.SIGKILL)
+	st, _, err := r.WaitForCompletion(ctx, sdk.WaitOptions{Poll: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("run %s: %v%s", st, err, history(ctx, r))
+	}
+	h := history(ctx, r)
+	if st != workspace.StateFailed || !strings.Contains(h, "node "+node+" failed (Slurm: ") {
+		t.Fatalf("run %s after losing node %s; want Failed naming it:%s\n%s", st, node, h, slurmErrors())
+	}
+	t.Logf("history:%s", h)
+}
+
+// A cluster of a GPU size declares its nodes' GPUs to Slurm (gres.conf,
+// with stand-in devices on this machine); a run asks with --gres and sees
+// the devices Slurm gave it; a request the size cannot meet is refused at
+// submit with the sizes that would.
+func TestGPUCluster(t *testing.T) {
+	ws, ctx := open(t)
+	cluster(t, ws, ctx, "gpux", sdk.ManagedCluster{VMSize: "STANDARD_NC12", MaxNodes: 1, IdleSecondsBeforeScaledown: 30})
+	gres, err := os.ReadFile(filepath.Join(slurmDir, "etc", "gres.conf"))
+	if err != nil || !strings.Contains(string(gres), "NodeName=gpux-1 Name=gpu File=") {
+		t.Fatalf("gres.conf: %v\n%s", err, gres)
+	}
+	r, err := ws.Experiment("slurm").Submit(ctx, sdk.ScriptRunConfig{SourceDirectory: t.TempDir(),
+		Command:   []string{"sh", "-c", `echo "visible=[$CUDA_VISIBLE_DEVICES]"`},
+		RunConfig: sdk.RunConfiguration{Target: "gpux", GPUCount: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := wait(t, ctx, r); got != workspace.StateCompleted {
+		t.Fatalf("run %s%s\n%s", got, history(ctx, r), slurmErrors())
+	}
+	if out := output(t, r, "logs/output.log"); !strings.Contains(out, "visible=[0,1]") {
+		t.Errorf("the run saw %q, want Slurm's two devices", out)
+	}
+	_, err = ws.Experiment("slurm").Submit(ctx, sdk.ScriptRunConfig{SourceDirectory: t.TempDir(),
+		Command: []string{"true"}, RunConfig: sdk.RunConfiguration{Target: "gpux", GPUCount: 3}})
+	if err == nil || !strings.Contains(err.Error(), "STANDARD_NC24 (4 GPUs)") {
+		t.Fatalf("3 GPUs on 2-GPU nodes: %v", err)
+	}
 }

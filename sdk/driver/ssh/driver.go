@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 
 	"gantry/sdk/driver"
@@ -26,6 +27,7 @@ var (
 	_ driver.Driver    = (*Driver)(nil)
 	_ driver.Validator = (*Driver)(nil)
 	_ driver.Recoverer = (*Driver)(nil)
+	_ driver.Committer = (*Driver)(nil)
 )
 
 // State is what a run's handle keeps.
@@ -172,8 +174,12 @@ func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver
 		st.BlobsSent++
 	}
 	if cfg.Slurm != nil {
+		args := cfg.Slurm.sbatchArgs()
+		if job.GPUCount > 0 {
+			args = append(args, "--gres=gpu:"+strconv.Itoa(job.GPUCount))
+		}
 		resp, err = c.Call(ctx, remote.Request{Op: remote.OpSubmit, Run: job.RunID, Nodes: job.NodeCount,
-			Requeue: cfg.Slurm.Requeue, Args: cfg.Slurm.sbatchArgs()})
+			Requeue: cfg.Slurm.Requeue, Args: args})
 		if err != nil {
 			return driver.Handle{}, fmt.Errorf("submit the run to Slurm from %s: %w", job.Target, err)
 		}
@@ -203,6 +209,20 @@ func (d *Driver) Cancel(ctx context.Context, job driver.Job, h driver.Handle) er
 		return nil
 	}
 	_, err = c.Call(ctx, remote.Request{Op: remote.OpCancel, Run: job.RunID})
+	return err
+}
+
+// Commit tells the run's agent that its hand-over is recorded.
+func (d *Driver) Commit(ctx context.Context, job driver.Job, h driver.Handle) error {
+	cfg, err := ParseConfig(job.Config)
+	if err != nil {
+		return err
+	}
+	c, err := d.Pool.Get(ctx, job.Target, cfg)
+	if err != nil {
+		return err
+	}
+	_, err = c.Call(ctx, remote.Request{Op: remote.OpCommit, Run: job.RunID})
 	return err
 }
 

@@ -85,12 +85,19 @@ type follower struct {
 	job        driver.Job
 	cfg        Config
 	cancelSent bool
-	deadSeen   int // syncs in a row that found the agent gone and no outcome
+	committed  bool // the hand-over marker was sent (a run followed has a handle)
+	deadSeen   int  // syncs in a row that found the agent gone and no outcome
 }
 
 // sync brings the local record up to date once.
 func (f *follower) sync(ctx context.Context, c *Conn, state workspace.State) error {
 	id := f.job.RunID
+	if !f.committed {
+		if _, err := c.Call(ctx, remote.Request{Op: remote.OpCommit, Run: id}); err != nil {
+			return err
+		}
+		f.committed = true
+	}
 	if state == workspace.StateCancelRequested && !f.cancelSent {
 		if _, err := c.Call(ctx, remote.Request{Op: remote.OpCancel, Run: id}); err != nil {
 			return err
@@ -145,9 +152,15 @@ func (f *follower) sync(ctx context.Context, c *Conn, state workspace.State) err
 		// The agent is gone, twice in a row, and its journal ends without
 		// an outcome.
 		r, err := f.ws.Run(ctx, id)
-		if err == nil && !r.State.Final() {
+		switch {
+		case err != nil || r.State.Final():
+		case r.State == workspace.StateCancelRequested:
+			_ = f.ws.Transition(ctx, id, workspace.StateCanceled, fmt.Sprintf(
+				"canceled; its agent on %s had died, so nothing was left running", f.job.Target))
+		default:
 			_ = f.ws.Transition(ctx, id, workspace.StateFailed, fmt.Sprintf(
-				"the agent on %s ended without recording how the run ended (killed, or the machine rebooted); its own log is %s/runs/%s/logs/agent.out there",
+				"the agent on %s died (killed, or the machine rebooted) without recording how the run ended; "+
+					"what the script printed until then is in its output log, the agent's own account in %s/runs/%s/logs/agent.out there",
 				f.job.Target, c.Hello.Root, id))
 		}
 	}

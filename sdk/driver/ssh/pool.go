@@ -206,6 +206,10 @@ func (p *Pool) Close() {
 	}
 }
 
+// errAgentRemoved says that an agent binary on the machine did not start
+// and was removed, to be installed again.
+var errAgentRemoved = errors.New("the agent binary there did not start and was removed, to be installed again")
+
 // connect dials the target, makes sure the agent binary is there, and
 // starts `gantry remote serve`.
 func (p *Pool) connect(ctx context.Context, target string, cfg *Config) (*Conn, error) {
@@ -218,7 +222,12 @@ func (p *Pool) connect(ctx context.Context, target string, cfg *Config) (*Conn, 
 		return nil, err
 	}
 	c := &Conn{Target: target, client: client}
-	if err := p.bootstrap(ctx, c, cfg); err != nil {
+	err = p.bootstrap(ctx, c, cfg)
+	if errors.Is(err, errAgentRemoved) {
+		c = &Conn{Target: target, client: client}
+		err = p.bootstrap(ctx, c, cfg) // installs it again
+	}
+	if err != nil {
 		client.Close()
 		return nil, err
 	}
@@ -269,9 +278,19 @@ func (p *Pool) bootstrap(ctx context.Context, c *Conn, cfg *Config) error {
 		if err != nil {
 			return &StepError{c.Target, "install agent", err}
 		}
-		tmp := remoteBin + ".tmp"
-		_, err = output(ctx, c.client, f, fmt.Sprintf("mkdir -p %s && cat > %s && chmod 755 %s && mv %s %s",
-			shellQuote(rootDir+"/bin"), shellQuote(tmp), shellQuote(tmp), shellQuote(tmp), shellQuote(remoteBin)))
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return &StepError{c.Target, "install agent", err}
+		}
+		// cat ends at EOF, which is also what it sees when this process
+		// dies mid-copy: only a copy of the whole size is installed, under
+		// a name of its own per copy, so no truncated agent ever is.
+		tmp := fmt.Sprintf("%s.tmp-%d", remoteBin, time.Now().UnixNano())
+		_, err = output(ctx, c.client, f, fmt.Sprintf(
+			"mkdir -p %[1]s && cat > %[2]s && set -- $(ls -ln %[2]s) && if [ \"$5\" = %[4]d ]; then chmod 755 %[2]s && mv %[2]s %[3]s; "+
+				"else rm -f %[2]s; echo 'the copy of the agent is incomplete' >&2; exit 1; fi",
+			shellQuote(rootDir+"/bin"), shellQuote(tmp), shellQuote(remoteBin), fi.Size()))
 		f.Close()
 		if err != nil {
 			return &StepError{c.Target, "install agent", fmt.Errorf("copy %s to %s: %w", bin, remoteBin, err)}
@@ -308,6 +327,13 @@ func (p *Pool) bootstrap(ctx context.Context, c *Conn, cfg *Config) error {
 		msg := strings.TrimSpace(c.stderr.String())
 		if msg != "" {
 			err = fmt.Errorf("%w; it said: %s", err, msg)
+		}
+		if !c.Installed {
+			// A copy left incomplete by an older Gantry: remove it, so the
+			// next connection installs it again.
+			if _, rmErr := output(ctx, c.client, nil, "rm -f "+shellQuote(remoteBin)); rmErr == nil {
+				err = fmt.Errorf("%w (%w)", err, errAgentRemoved)
+			}
 		}
 		return &StepError{c.Target, "start remote", fmt.Errorf("gantry remote serve on %s: %w", rootDir, err)}
 	}
