@@ -202,13 +202,19 @@ func newRun(ctx context.Context, w *sdk.Workspace) error {
 	return nil
 }
 
-// toggle moves the run between Running and NotResponding n times.
+// toggle moves the run between Running and NotResponding n times,
+// starting from whichever it is in (a run left alone a while has been
+// marked NotResponding by whoever looked at it).
 func toggle(ctx context.Context, w *sdk.Workspace, id string, n int, every time.Duration) error {
 	store := w.Store()
 	for k := range n {
 		time.Sleep(every)
+		d, err := store.Run(ctx, id)
+		if err != nil {
+			return err
+		}
 		to := workspace.StateNotResponding
-		if k%2 == 1 {
+		if d.State == workspace.StateNotResponding {
 			to = workspace.StateRunning
 		}
 		if err := store.Transition(ctx, id, to, "bench"); err != nil {

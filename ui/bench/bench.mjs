@@ -173,7 +173,7 @@ try {
   const lp = await browser.context.newPage();
   await lp.addInitScript(markFirst, { compute: '#gantry-panel .gantry-target' });
   const labPaints = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 11; i++) {
     // ?reset: a fresh layout, with the sidebar closed.
     await lp.goto(`${lab.base}/lab?reset&token=${lab.token}`);
     await lp.locator('li[data-id="gantry-panel"]').waitFor();
@@ -198,7 +198,7 @@ try {
   );
   await lp.locator('.jp-Notebook .jp-Cell .jp-InputPrompt').first().click();
   await lp.keyboard.press('Shift+Enter');
-  await lp.locator(`.gantry-card[data-run="${cardRun}"][data-state="Running"]`).waitFor({ timeout: 60000 });
+  await lp.locator(`.gantry-card[data-run="${cardRun}"][data-state]`).waitFor({ timeout: 60000 });
   await lp.evaluate(recordStates, `.gantry-card[data-run="${cardRun}"]`);
   const drivenCard = await drive(['state', '-ws', lab.workspace, '-run', cardRun, '-n', String(SAMPLES), '-every', '300ms']);
   await lp.waitForTimeout(500);
@@ -212,10 +212,11 @@ try {
 }
 
 const cpu = os.cpus()[0]?.model || 'unknown CPU';
+const load = os.loadavg().map(x => x.toFixed(1)).join(', ');
 const md = [
   '# Gantry panel, gantry ui and run card (make bench-ui)',
   '',
-  `${RUNS} runs and ${POINTS} metric points in the workspace; ${os.cpus().length} cores (${cpu}); headless Chromium (Debian's); ${new Date().toISOString()}.`,
+  `${RUNS} runs and ${POINTS} metric points in the workspace; ${os.cpus().length} cores (${cpu}); load average ${load} at the end; headless Chromium (Debian's); ${new Date().toISOString()}.`,
   '',
   '| measured | p50 | p95 | budget | note |',
   '|---|---|---|---|---|',
