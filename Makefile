@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test go-next-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline conformance clean
+.PHONY: all setup build ui demo demo-remote demo-cluster test go-test py-test go-next-test ui-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-ui conformance clean
 
 all: test
 
@@ -16,6 +16,12 @@ setup:
 
 build:
 	$(GO) build -o bin/gantry ./cmd/gantry
+
+# The JupyterLab panel and the page of gantry ui (TypeScript, npm), which
+# go build embeds: build them before building gantry.
+ui:
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && \
+		JUPYTERLAB_STAGING="$$($(abspath $(PY)) -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" npm run build
 
 # Execute the tour notebook on the gantry kernel; the executed copy goes to $(BUILD)/notebooks.
 # The kernel tour, then the training workflow on the local target with the
@@ -39,7 +45,7 @@ demo-cluster: setup
 # tests ($GANTRY_SPARK_DIR) and is stopped at the end.
 test: setup
 	@scripts/spark.sh start $(BUILD)/spark
-	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test go-next-test; \
+	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test go-next-test ui-test; \
 		rc=$$?; scripts/spark.sh stop $(BUILD)/spark; exit $$rc
 
 # The Slurm tests run agents with the binary setup built (else they build one).
@@ -60,6 +66,12 @@ go-next-test:
 	GANTRY_BIN="$(abspath $(BUILD)/$(GO_NEXT)/gantry)" $(PY) -m pytest $(PYTEST_ARGS) \
 		tests/test_protocol.py tests/test_conformance.py tests/test_stdlib.py tests/test_conformance_subset.py
 
+# The panel, the run card and gantry ui in headless Chromium (playwright-core)
+# against a real JupyterLab and Notebook 7; screenshots in $(BUILD)/ui.
+ui-test:
+	GANTRY_VENV="$(abspath $(VENV))" GANTRY_BINARY="$(CURDIR)/bin/gantry" UI_SHOTS="$(abspath $(BUILD))/ui" \
+		node --test ui/test/ui.test.mjs
+
 # Gantry and ipykernel side by side; writes bench/results/latest.md.
 bench: setup
 	$(PY) bench/bench.py
@@ -78,6 +90,12 @@ bench-ssh: build
 # submit -> RUNNING, scale-up from zero, throughput; writes bench/results/slurm.md.
 bench-slurm: build
 	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/slurmbench -python "$(abspath $(PY))" -out bench/results/slurm.md
+
+# The panel's API, its first paint and its latencies with 10,000 runs and
+# 1,000,000 metric points; writes bench/results/ui.md.
+bench-ui: setup
+	GANTRY_VENV="$(abspath $(VENV))" GANTRY_BINARY="$(CURDIR)/bin/gantry" \
+		node ui/bench/bench.mjs --out bench/results/ui.md
 
 # Kill kernels, agents, submitters and sshd at random moments of 100 runs
 # (local and SSH targets) and count runs lost or stranded, lines lost and

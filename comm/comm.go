@@ -29,8 +29,9 @@ import (
 )
 
 // Sender delivers comm messages to the client; the executor provides it.
+// metadata is the message's metadata (nil for none).
 type Sender interface {
-	SendComm(kind, commID, target string, data map[string]any)
+	SendComm(kind, commID, target string, data, metadata map[string]any)
 }
 
 // Manager tracks the comm targets and open comms of one interpreter.
@@ -97,11 +98,18 @@ func (m *Manager) Targets() []string {
 
 // Open starts a comm to a client-side target.
 func (m *Manager) Open(target string, data map[string]any) *Comm {
+	return m.OpenWith(target, data, nil)
+}
+
+// OpenWith starts a comm to a client-side target with metadata on its
+// comm_open message, such as the protocol version a Jupyter widget's
+// comm_open must carry ({"version": "2.1.0"}).
+func (m *Manager) OpenWith(target string, data, metadata map[string]any) *Comm {
 	c := &Comm{m: m, id: uuid.NewString(), target: target}
 	m.mu.Lock()
 	m.open[c.id] = c
 	m.mu.Unlock()
-	m.send.SendComm("open", c.id, target, data)
+	m.send.SendComm("open", c.id, target, data, metadata)
 	return c
 }
 
@@ -115,7 +123,7 @@ func (m *Manager) Deliver(kind, commID, target string, data map[string]any) bool
 	case "open":
 		onOpen, ok := m.targets[target]
 		if !ok {
-			m.send.SendComm("close", commID, target, map[string]any{"error": fmt.Sprintf("no comm target %q is registered in the kernel", target)})
+			m.send.SendComm("close", commID, target, map[string]any{"error": fmt.Sprintf("no comm target %q is registered in the kernel", target)}, nil)
 			return false
 		}
 		c := &Comm{m: m, id: commID, target: target}
@@ -170,7 +178,7 @@ func (c *Comm) Send(data map[string]any) {
 	closed := c.closed
 	c.mu.Unlock()
 	if !closed {
-		c.m.send.SendComm("msg", c.id, c.target, data)
+		c.m.send.SendComm("msg", c.id, c.target, data, nil)
 	}
 }
 
@@ -186,7 +194,7 @@ func (c *Comm) Close(data map[string]any) {
 	c.m.mu.Lock()
 	delete(c.m.open, c.id)
 	c.m.mu.Unlock()
-	c.m.send.SendComm("close", c.id, c.target, data)
+	c.m.send.SendComm("close", c.id, c.target, data, nil)
 }
 
 // OnMsg sets the handler for messages from the client.

@@ -80,6 +80,10 @@ type Kernel struct {
 
 	commMu sync.Mutex
 	comms  map[string]string // open comm id -> target name
+	// asked holds, by comm id, the client's last comm_msg not answered
+	// yet: the kernel's next message on that comm is its answer and takes
+	// it as parent (a widget manager matches request_state's answer so).
+	asked map[string]*wire.Message
 
 	shutdown chan bool // restart flag
 }
@@ -114,6 +118,7 @@ func New(cfg Config) (*Kernel, error) {
 		syncs:    make(chan syncNote, 16),
 		inputs:   make(chan *wire.Message, 1),
 		comms:    map[string]string{},
+		asked:    map[string]*wire.Message{},
 		shutdown: make(chan bool, 1),
 	}, nil
 }
@@ -336,7 +341,12 @@ func (k *Kernel) reply(s zmq4.Socket, parent *wire.Message, msgType string, cont
 
 // publish sends a message on iopub.
 func (k *Kernel) publish(msgType string, parent *wire.Message, content any) {
-	m := k.newMessage(msgType, parent, content)
+	k.publishMessage(k.newMessage(msgType, parent, content))
+}
+
+// publishMessage sends m on iopub.
+func (k *Kernel) publishMessage(m *wire.Message) {
+	msgType := m.Header.MsgType
 	m.Identities = [][]byte{[]byte("kernel." + k.session[:8] + "." + msgType)} // the PUB topic
 	frames, err := k.signer.Encode(m)
 	if err != nil {

@@ -141,11 +141,22 @@ func (k *Kernel) commToClient(parent *wire.Message, c *frame.Comm) {
 	case "open":
 		k.comms[c.CommID] = c.TargetName
 		content["target_name"] = c.TargetName
+	case "msg":
+		if q, ok := k.asked[c.CommID]; ok {
+			parent = q
+			delete(k.asked, c.CommID)
+		}
 	case "close":
 		delete(k.comms, c.CommID)
+		delete(k.asked, c.CommID)
 	}
 	k.commMu.Unlock()
-	k.publish("comm_"+c.Type, parent, content)
+	m := k.newMessage("comm_"+c.Type, parent, content)
+	if len(c.Metadata) > 0 {
+		// A widget's comm_open carries its protocol version here.
+		m.Metadata, _ = json.Marshal(c.Metadata)
+	}
+	k.publishMessage(m)
 }
 
 // input asks the client for a line on the stdin socket and hands the

@@ -159,7 +159,12 @@ func (k *Kernel) execute(ctx context.Context, m *wire.Message) (abort bool) {
 	if rep.Status != "ok" && rep.Error != nil {
 		content := errorContent(n, rep.Error.Name, rep.Error.Value)
 		content["traceback"] = rep.Error.Traceback
-		if !req.Silent {
+		if rep.Error.Traceback == nil {
+			content["traceback"] = []string{}
+		}
+		// An error without a traceback (a wait the user stopped, which
+		// the cell's output already explains) is not shown in red.
+		if !req.Silent && len(rep.Error.Traceback) > 0 {
 			k.publish("error", m, errorOutput(content))
 		}
 		k.reply(k.shell, m, "execute_reply", content)
@@ -320,8 +325,11 @@ func (k *Kernel) commFromClient(ctx context.Context, m *wire.Message) {
 	switch kind {
 	case "open":
 		k.comms[c.CommID] = c.TargetName
+	case "msg":
+		k.asked[c.CommID] = m
 	case "close":
 		delete(k.comms, c.CommID)
+		delete(k.asked, c.CommID)
 	}
 	k.commMu.Unlock()
 	p, err := k.executor(ctx)

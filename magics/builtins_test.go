@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"gantry/display/runcard"
 	"gantry/kernel/frame"
 )
 
@@ -24,6 +26,7 @@ type fakeSession struct {
 	shown   []*frame.Bundle
 	pages   []string
 	gopath  string
+	comms   []*fakeComm
 	exits   int
 	inScope map[string]bool
 }
@@ -48,6 +51,26 @@ func (f *fakeSession) GoPath() string   { return f.gopath }
 func (f *fakeSession) Ask(prompt string, password bool) (string, error) {
 	return "", errors.New("no input in tests")
 }
+func (f *fakeSession) OpenComm(target string, data, metadata map[string]any) runcard.Comm {
+	f.comms = append(f.comms, &fakeComm{target: target, data: data, metadata: metadata})
+	return f.comms[len(f.comms)-1]
+}
+
+// fakeComm records what is sent on a comm.
+type fakeComm struct {
+	target         string
+	data, metadata map[string]any
+	mu             sync.Mutex
+	sent           []map[string]any
+}
+
+func (c *fakeComm) ID() string { return "comm-" + c.target }
+func (c *fakeComm) Send(data map[string]any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, data)
+}
+func (c *fakeComm) OnMsg(func(map[string]any)) {}
 
 // harness is a registry of the builtins and a fake session.
 type harness struct {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"gantry/display/runcard"
 	"gantry/kernel/frame"
 )
 
@@ -43,6 +44,10 @@ type Session interface {
 	DisplayID(id string, b *frame.Bundle, update bool)
 	// Page shows text in the client's pager (a "page" payload).
 	Page(text string)
+	// OpenComm opens a comm from the kernel to the client's target, with
+	// data and comm_open metadata (a widget's model, and the widget
+	// protocol's version); it outlives the request.
+	OpenComm(target string, data, metadata map[string]any) runcard.Comm
 	// Ask asks the person at the notebook for a line (input_request),
 	// hidden while typed when password is set. It fails when the client
 	// allows no input.

@@ -101,20 +101,22 @@ func (s *sdkMagics) magics() []*Magic {
 				"are the script's arguments. --target defaults to the only compute target when there is exactly " +
 				"one; --experiment defaults to \"default\". --env takes a conda_dependencies.yml file (a " +
 				"system-managed environment built from that spec) or the name or path of a Python interpreter " +
-				"whose packages you manage (python3 by default). Without --no-wait the cell shows the run's output " +
-				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
-				"%run wait ID follows it again, %run cancel ID stops it. --submit-key KEY names the submit: run " +
+				"whose packages you manage (python3 by default). The cell shows a live run card (state, time with " +
+				"the environment's preparation, last lines, a metric's sparkline) that keeps updating after the " +
+				"cell ends. Without --no-wait the cell also shows the run's output as it arrives and its final " +
+				"state; interrupting the cell stops the waiting, not the run: %run wait ID follows it again, " +
+				"%run cancel ID stops it. --submit-key KEY names the submit: run " +
 				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
 				"attempt started instead of starting another. --gpus N asks for N GPUs: on this machine and SSH " +
 				"machines the run gets devices of its own (CUDA_VISIBLE_DEVICES) and waits in Queued while they " +
 				"are busy; on a managed cluster Slurm gives them (--gres=gpu:N)."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
-			Doc: "Lists runs, newest first, in a table: ID, experiment, state, creation time, duration and exit " +
-				"code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
+			Doc: "Lists runs, newest first, in a table: ID, experiment, target, state, creation time, duration " +
+				"(environment preparation included) and exit code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},
 		{Name: "run", Line: true, Usage: "%run show ID | logs ID | wait ID | cancel ID", Run: s.run,
 			Forms: []string{"%run show ID", "%run logs ID", "%run wait ID", "%run cancel ID"},
 			Doc: "Works with one run. show prints its record, metrics and state changes; logs prints its output so " +
-				"far; wait shows its output from the start and waits for its final state (interrupting stops the " +
+				"far; wait shows its live run card and its output from the start, and waits for its final state (interrupting stops the " +
 				"waiting, not the run); cancel asks its agent to stop it. ID may be a unique prefix of at least " +
 				"6 characters of the run's ID, as %runs shows it."},
 		{Name: "metrics", Line: true, Usage: "%metrics ID [ID ...]", Run: s.metrics,

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"gantry/display/runcard"
 	"gantry/kernel/frame"
 	"gantry/sdk"
 	"gantry/sdk/agent"
@@ -151,35 +152,62 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 		fmt.Fprintln(c.Stdout, tr)
 	}
 	if a.noWait {
+		runcard.Show(context.WithoutCancel(ctx), c.S, ws, run.ID)
 		_, err := fmt.Fprintf(c.Stdout, "%%run wait %s follows it, %%run show %s describes it, %%run cancel %s stops it.\n", run.ID, run.ID, run.ID)
 		return err
 	}
 	return waitRunWS(ctx, c, ws, run)
 }
 
-// waitRunWS follows run's output from the start to its final state and
-// prints that state. An interrupt stops the waiting, not the run.
+// ErrStoppedWaiting is returned by a magic whose wait for a run was
+// interrupted: the run goes on, which the magic has said. The cell ends
+// as interrupted (queued cells do not run) without an error shown in red.
+var ErrStoppedWaiting = errors.New("stopped waiting for the run, which goes on")
+
+// waitRunWS shows run's live card and follows its output from the start to
+// its final state, which it prints. Front ends without widgets see a status
+// line kept up to date in place above the output instead of the card; it
+// is cleared when the wait ends, so the final state is printed once. An
+// interrupt stops the waiting, not the run.
 func waitRunWS(ctx context.Context, c *Call, ws *sdk.Workspace, run *sdk.Run) error {
-	// One status line, kept up to date in place above the live output.
+	card := runcard.Show(context.WithoutCancel(ctx), c.S, ws, run.ID)
 	statusID := "gantry-run-status-" + run.ID + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	shown := false
-	status := func(st workspace.State, waited time.Duration) {
-		text := fmt.Sprintf("Run %s: %s (%s)", shortID(run.ID), st, waited.Round(time.Second))
-		c.S.DisplayID(statusID, &frame.Bundle{Data: map[string]any{
-			"text/plain": text,
-			"text/html":  "<code>" + html.EscapeString(text) + "</code>",
-		}}, shown)
+	show := func(text string) {
+		data := map[string]any{"text/plain": text, "text/html": ""}
+		if text != "" {
+			data["text/html"] = `<div class="gantry-run-status"><code>` + html.EscapeString(text) + "</code></div>"
+		}
+		c.S.DisplayID(statusID, &frame.Bundle{Data: data}, shown)
 		shown = true
+	}
+	status := func(st workspace.State, _ time.Duration) {
+		text := fmt.Sprintf("Run %s: %s", shortID(run.ID), st)
+		if d, err := run.Details(context.WithoutCancel(ctx)); err == nil {
+			if e := elapsed(d, time.Now()); e != "" {
+				text += ", " + e
+			}
+		}
+		show(text)
 	}
 	st, _, err := run.WaitForCompletion(ctx, sdk.WaitOptions{Output: c.Stdout, Status: status})
 	if shown {
-		status(st, 0)
+		show("") // the wait is over: the line below says how it ended
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintf(c.Stdout, "\nStopped waiting; run %s goes on. %%run wait %s follows it again, %%run cancel %s stops it.\n",
-				run.ID, run.ID, run.ID)
-			return ctx.Err()
+			card.StoppedWaiting()
+			now := ""
+			if d, derr := run.Details(context.WithoutCancel(ctx)); derr == nil {
+				now = fmt.Sprintf(" (%s", d.State)
+				if e := elapsed(d, time.Now()); e != "" {
+					now += ", " + e + " so far"
+				}
+				now += ")"
+			}
+			fmt.Fprintf(c.Stdout, "\nStopped waiting; run %s goes on%s. %%run wait %s follows it again, %%run cancel %s stops it.\n",
+				run.ID, now, run.ID, run.ID)
+			return ErrStoppedWaiting
 		}
 		return fmt.Errorf("wait for run %s: %w", run.ID, err)
 	}
@@ -188,8 +216,11 @@ func waitRunWS(ctx context.Context, c *Call, ws *sdk.Workspace, run *sdk.Run) er
 		return err
 	}
 	line := fmt.Sprintf("Run %s: %s", run.ID, st)
-	if dur := duration(d, time.Now()); dur != "" {
-		line += " in " + dur
+	if total, prep := d.Elapsed(time.Now()); total > 0 {
+		line += " in " + roundDuration(total)
+		if prep > 0 {
+			line += " (preparation " + roundDuration(prep) + ")"
+		}
 	}
 	if d.ExitCode != nil {
 		line += fmt.Sprintf(" (exit code %d)", *d.ExitCode)
@@ -257,14 +288,14 @@ func (s *sdkMagics) runs(ctx context.Context, c *Call) error {
 		rs = rs[:limit]
 	}
 	now := time.Now()
-	t := &table{head: []string{"id", "experiment", "state", "created", "duration", "exit code"}}
+	t := &table{head: []string{"id", "experiment", "target", "state", "created", "duration", "exit code"}}
 	for _, r := range rs {
 		code := ""
 		if r.ExitCode != nil {
 			code = strconv.Itoa(*r.ExitCode)
 		}
-		t.add(cell{text: shortID(r.ID), title: r.ID}, cell{text: r.Experiment}, cell{text: string(r.State)},
-			cell{text: when(r.Created)}, cell{text: duration(r, now)}, cell{text: code})
+		t.add(cell{text: shortID(r.ID), title: r.ID}, cell{text: r.Experiment}, cell{text: r.Target}, cell{text: string(r.State)},
+			cell{text: when(r.Created)}, cell{text: elapsed(r, now)}, cell{text: code})
 	}
 	if more {
 		t.note = fmt.Sprintf("The %d newest runs; --limit N shows more, --limit 0 all.", limit)
@@ -273,16 +304,23 @@ func (s *sdkMagics) runs(ctx context.Context, c *Call) error {
 	return nil
 }
 
-// duration is how long r ran (so far), or "" if it has not started.
-func duration(r workspace.Run, now time.Time) string {
-	if r.Started.IsZero() {
+// elapsed is how long r has taken, its environment's preparation included,
+// with how much of it that was ("8.2s (preparation 3.1s)"); "" if it has
+// not begun.
+func elapsed(r workspace.Run, now time.Time) string {
+	total, prep := r.Elapsed(now)
+	if total == 0 && prep == 0 {
 		return ""
 	}
-	end := r.Ended
-	if end.IsZero() {
-		end = now
+	s := roundDuration(total)
+	if prep > 0 {
+		s += " (preparation " + roundDuration(prep) + ")"
 	}
-	d := end.Sub(r.Started)
+	return s
+}
+
+// roundDuration rounds d for people: 850ms, 8.2s, 1m32s.
+func roundDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
@@ -391,7 +429,7 @@ func showRun(ctx context.Context, c *Call, ws *sdk.Workspace, run *sdk.Run) erro
 	row("Created", when(d.Created))
 	row("Started", when(d.Started))
 	row("Ended", when(d.Ended))
-	row("Duration", duration(d, time.Now()))
+	row("Duration", elapsed(d, time.Now()))
 	row("Snapshot", d.SnapshotID)
 	row("Environment", d.EnvKey)
 	if dir, err := run.Dir(); err == nil {

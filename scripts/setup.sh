@@ -10,6 +10,8 @@
 #   .venv/                                     Python env (requirements.txt)
 #   bin/gantry                                 the kernel
 #   .venv/share/jupyter/kernels/gantry/        kernelspec, found by .venv/bin/jupyter
+#   ui/node_modules, the built Gantry panel     npm ci from ui/package-lock.json, then its build
+#   .venv/share/jupyter/labextensions/gantry-jupyterlab/  the panel, installed by gantry install
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -40,6 +42,10 @@ if ! ls /usr/lib/jvm/java-1[7-9]-openjdk-*/bin/java /usr/lib/jvm/java-2[0-9]-ope
 fi
 # pkill, which scripts/sshd.sh uses to drop and stop the server's sessions.
 if ! command -v pkill >/dev/null 2>&1; then missing+=(procps); fi
+# The Gantry panel is built with npm; its browser tests drive Debian's Chromium.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+if [[ ! -x /usr/bin/chromium ]]; then missing+=(chromium); fi
 if ((${#missing[@]})); then
     if [[ -n "${SKIP_APT:-}" ]]; then
         say "missing system packages: ${missing[*]} (SKIP_APT set, not installing)"
@@ -82,13 +88,33 @@ else
     say "python packages: up to date with requirements.txt"
 fi
 
-# --- 4. the kernel binary -------------------------------------------------------
+# --- 4. the Gantry panel (TypeScript) --------------------------------------------
+# The JupyterLab extension and the page of `gantry ui`, which go build embeds.
+# Rebuilt only when its sources or lockfile change.
+ui_stamp=ui/node_modules/.gantry-build.sha256
+ui_want=$(cat ui/package.json ui/package-lock.json ui/tsconfig.json ui/src/*.ts ui/style/* | sha256sum | cut -d' ' -f1)
+if [[ ! -f $ui_stamp || $(cat "$ui_stamp") != "$ui_want" || ! -f serve/web/app.js \
+      || ! -f install/labextension/gantry-jupyterlab/package.json ]]; then
+    say "npm ci and build in ui/ (the JupyterLab panel and the gantry ui page)"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error \
+        && JUPYTERLAB_STAGING=$("$VENV/bin/python" -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))') \
+           npm run --silent build >/dev/null)
+    echo "$ui_want" >"$ui_stamp"
+else
+    say "Gantry panel: built, up to date with ui/"
+fi
+
+# --- 5. the kernel binary -------------------------------------------------------
 say "go build -o bin/gantry ./cmd/gantry"
 mkdir -p bin
 CGO_ENABLED=${CGO_ENABLED:-1} go build -o bin/gantry ./cmd/gantry
 
-# --- 5. kernelspec into the venv ------------------------------------------------
-say "installing kernelspec 'gantry' into $VENV"
+# --- 6. kernelspec and panel into the venv ----------------------------------------
+say "installing kernelspec 'gantry' and the Gantry panel into $VENV"
 VIRTUAL_ENV=$VENV "$ROOT/bin/gantry" install --sys-prefix
+if [[ ! -f $VENV/share/jupyter/labextensions/gantry-jupyterlab/package.json ]]; then
+    say "ERROR: the Gantry panel is not in $VENV/share/jupyter/labextensions"
+    exit 1
+fi
 "$VENV/bin/jupyter" kernelspec list 2>/dev/null | sed 's/^/[setup]   /' || true
 say "done: activate with 'source .venv/bin/activate'; run 'make demo' or 'make test'"

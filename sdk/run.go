@@ -182,6 +182,9 @@ func (r *Run) WaitForCompletion(ctx context.Context, o WaitOptions) (workspace.S
 	others := nodeLogs{} // the other nodes' output, of a run on several
 	began := time.Now()
 	r.ws.follow(ctx, r.ID)
+	if r.ws.onWait != nil {
+		r.ws.onWait(ctx, r)
+	}
 	var lastState workspace.State
 	var lastReport time.Time
 	var lastTrouble string

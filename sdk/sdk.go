@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +38,15 @@ type Workspace struct {
 	secrets *Secrets // prompted secrets, shared (UseSecrets); nil: the workspace's own
 	// checks compares Slurm's view of runs with ours (cluster.go).
 	checks clusterChecks
+	// onWait is called when a wait for a run begins (see OnWait).
+	onWait func(ctx context.Context, r *Run)
 }
+
+// OnWait sets f to be called, with the run, each time WaitForCompletion
+// begins to wait for one of the workspace's runs. The Gantry kernel sets it
+// on the workspaces cells open, to show the run's live card in the
+// notebook. Set it before waiting; nil calls nothing.
+func (ws *Workspace) OnWait(f func(ctx context.Context, r *Run)) { ws.onWait = f }
 
 // OpenWorkspace opens (creating if need be) the workspace in dir; an empty
 // dir means $GANTRY_WORKSPACE, else .gantry in the current directory.
@@ -264,6 +274,13 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 	}
 	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
 		EnvKey: env.Key(), SubmitKey: src.SubmitKey, Properties: src.properties}
+	if n := src.RunConfig.NodeCount; n > 1 { // kept for Resubmit
+		spec.Properties = maps.Clone(spec.Properties)
+		if spec.Properties == nil {
+			spec.Properties = map[string]string{}
+		}
+		spec.Properties[nodeCountProperty] = strconv.Itoa(n)
+	}
 	for {
 		if spec.SubmitKey != "" {
 			held, supersedes, err := ws.runForKey(ctx, spec.SubmitKey)
@@ -283,6 +300,10 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		return run, err
 	}
 }
+
+// nodeCountProperty is the run property that keeps how many nodes a run
+// on a cluster asked for, when more than one (for Resubmit).
+const nodeCountProperty = "gantry.node_count"
 
 // handOver records a run of spec and hands it to its target t with drv.
 // From the run's creation until the hand-over is recorded, this process

@@ -94,16 +94,47 @@ def test_submit_waits_with_output(sk):
     m = re.search(rf"Submitted run ({UUID}) to local \(experiment default\)", out)
     assert m, out
     assert "training starts" in out and "training done" in out, out
-    assert re.search(rf"Run {m.group(1)}: Completed .*\(exit code 0\)", out), out
-    st["run"] = m.group(1)
-    # One status line, shown once under a display id and then updated in
-    # place, ending with the final state.
+    run = m.group(1)
+    # The final state, once, with the duration counting the environment's
+    # preparation.
+    assert len(re.findall(rf"Run {run}: Completed in \S+ \(preparation \S+\) \(exit code 0\)", out)) == 1, out
+    assert "Completed (0s)" not in out, out
+    st["run"] = run
+    # For front ends without widgets, one status line, shown once under a
+    # display id, updated in place while the run goes on, and cleared when
+    # the wait ends (the line above says how it ended).
     shown = [o for o in outputs if o["msg_type"] == "display_data" and "display_id" in o["content"].get("transient", {})]
     assert len(shown) == 1, summarize(outputs)
     status_id = shown[0]["content"]["transient"]["display_id"]
+    assert 'class="gantry-run-status"' in shown[0]["content"]["data"]["text/html"], shown[0]["content"]
     updates = [o for o in outputs if o["msg_type"] == "update_display_data"]
     assert updates and all(u["content"]["transient"]["display_id"] == status_id for u in updates), summarize(outputs)
-    assert "Completed" in updates[-1]["content"]["data"]["text/plain"], updates[-1]["content"]
+    assert updates[-1]["content"]["data"]["text/plain"] == "", updates[-1]["content"]
+    # The live run card: an anywidget model opened on a jupyter.widget comm
+    # with the widget protocol's version, shown as a widget view with text
+    # for front ends without widgets, and told the run's final state.
+    opens = [o for o in outputs if o["msg_type"] == "comm_open"]
+    assert len(opens) == 1 and opens[0]["content"]["target_name"] == "jupyter.widget", summarize(outputs)
+    assert opens[0]["metadata"].get("version") == "2.1.0", opens[0]["metadata"]
+    state = opens[0]["content"]["data"]["state"]
+    assert state["_model_module"] == "anywidget" and state["_view_name"] == "AnyView", state
+    assert "export default" in state["_esm"] and state["run_id"] == run, state
+    comm_id = opens[0]["content"]["comm_id"]
+    cards = [d for d in displays(outputs) if "application/vnd.jupyter.widget-view+json" in d]
+    assert len(cards) == 1 and cards[0]["application/vnd.jupyter.widget-view+json"]["model_id"] == comm_id, cards
+    assert f"Run {run[:8]}" in cards[0]["text/plain"], cards[0]
+    sent = [o for o in outputs + k.strays if o["msg_type"] == "comm_msg" and o["content"]["comm_id"] == comm_id]
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not any(o["content"]["data"]["state"].get("state") == "Completed" for o in sent):
+        assert time.monotonic() < deadline, f"the card never heard the run completed: {sent}"
+        o = k.iopub()
+        if o["msg_type"] == "comm_msg" and o["content"]["comm_id"] == comm_id:
+            sent.append(o)
+    final = {}
+    for o in sent:
+        final.update(o["content"]["data"]["state"])
+    assert final["final"] is True and final["exit_code"] == 0 and "training done" in final["lines"], final
+    assert final["last"] == {"acc": 0.9} and final["preparing_ms"] > 0, final
 
 
 def test_runs_lists_the_run(sk):
@@ -114,6 +145,9 @@ def test_runs_lists_the_run(sk):
     run = st["run"]
     assert f'title="{run}"' in ds[0]["text/html"], ds[0]["text/html"]
     assert run[:8] in ds[0]["text/plain"] and "Completed" in ds[0]["text/plain"], ds[0]["text/plain"]
+    # A target column, and durations that count the environment's preparation.
+    assert re.search(r"id\s+experiment\s+target\s+state", ds[0]["text/plain"]), ds[0]["text/plain"]
+    assert re.search(rf"{run[:8]}\s+default\s+local\s+Completed.*\(preparation ", ds[0]["text/plain"]), ds[0]["text/plain"]
     _, outputs = k.ok("%runs --experiment nosuch")
     assert "No runs in experiment" in stdout_of(outputs), summarize(outputs)
 
@@ -130,6 +164,28 @@ def test_run_show_logs_wait(sk):
     out = stdout_of(outputs)
     assert "training done" in out and f"Run {run}: Completed" in out, out
     assert_error(k, f"%run cancel {run}", "nothing to cancel")
+
+
+def test_wait_from_a_cell_shows_the_card(sk):
+    """run.WaitForCompletion in Go shows the same live card as %run wait."""
+    k, st = sk
+    run = st["run"]
+    _, outputs = k.ok(f"""import (
+	"context"
+	"os"
+	"gantry/sdk"
+)
+ctx := context.Background()
+ws, _ := sdk.OpenWorkspace(ctx, "")
+r, _ := ws.Run(ctx, "{run}")
+state, _, _ := r.WaitForCompletion(ctx, sdk.WaitOptions{{Output: os.Stdout}})
+state""", timeout=RUN_TIMEOUT)
+    assert "training done" in stdout_of(outputs), summarize(outputs)
+    opens = [o for o in outputs if o["msg_type"] == "comm_open"]
+    assert len(opens) == 1 and opens[0]["content"]["data"]["state"]["run_id"] == run, summarize(outputs)
+    assert opens[0]["content"]["data"]["state"]["state"] == "Completed", opens[0]["content"]["data"]["state"]
+    cards = [d for d in displays(outputs) if "application/vnd.jupyter.widget-view+json" in d]
+    assert len(cards) == 1, summarize(outputs)
 
 
 def test_metrics(sk):
@@ -189,12 +245,19 @@ def test_interrupt_stops_waiting_not_the_run(sk):
             seen += m["content"]["text"]
     k.km.interrupt_kernel()
     reply, outputs = k.collect(msg_id, timeout=RUN_TIMEOUT)
+    # The cell ends as interrupted (cells queued after it do not run), but
+    # stopping the wait is no error: nothing red, and the run goes on.
     assert reply["content"]["status"] == "error", reply["content"]
+    assert not errors_of(outputs), summarize(outputs)
     out = seen + stdout_of(outputs)
     m = re.search(rf"Submitted run ({UUID})", out)
     assert m, out
     run = m.group(1)
-    assert f"Stopped waiting; run {run} goes on" in out and f"%run wait {run}" in out, out
+    assert re.search(rf"Stopped waiting; run {run} goes on \(Running, \S+ \(preparation \S+\) so far\)", out), out
+    assert f"%run wait {run}" in out, out
+    # The status line is cleared, not left at its last state.
+    updates = [o for o in outputs if o["msg_type"] == "update_display_data"]
+    assert updates and updates[-1]["content"]["data"]["text/plain"] == "", summarize(outputs)
     _, outputs = k.ok(f"%run show {run}")
     assert re.search(r"State:\s+Running", stdout_of(outputs)), stdout_of(outputs)
     _, outputs = k.ok(f"%run cancel {run}")

@@ -7,6 +7,8 @@
 //	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
 //	gantry compute list|create|attach|status|delete ...
 //	gantry run submit|list|logs|wait|cancel ...
+//	gantry serve [--addr 127.0.0.1:8765 | --socket PATH]   (the panel's HTTP API)
+//	gantry ui                                (the same views in a browser, without Jupyter)
 //	gantry pipeline submit|list|show|wait|resubmit|cancel ...
 //	gantry controller --workspace DIR --run ID   (started by a pipeline submit; drives it)
 //	gantry spark submit --master URL ... -- SCRIPT  (run by the agent of a run on a Spark target)
@@ -42,6 +44,8 @@ Usage:
   gantry compute list | create local|cluster NAME ... | attach ssh NAME ... | status NAME | delete NAME
   gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
+  gantry serve [--addr 127.0.0.1:8765 | --socket PATH] [--workspace DIR]
+  gantry ui [--workspace DIR] [--no-browser]
   gantry pipeline submit FILE | list | show ID | wait ID | resubmit ID | cancel ID
   gantry version
 
@@ -77,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRun(ctx, args[1:], stdout, stderr)
 	case "install":
 		return runInstall(ctx, args[1:], stdout, stderr)
+	case "serve", "ui":
+		return runServe(ctx, args[1:], stderr, args[0] == "ui")
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "gantry", version)
 		return nil

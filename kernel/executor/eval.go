@@ -89,6 +89,11 @@ func (s *session) fail(ctx context.Context, reply *frame.Frame, err error) {
 	reply.Status = "error"
 	var fe *frame.Error
 	switch {
+	case errors.Is(err, magics.ErrStoppedWaiting):
+		// The magic has said what happened; nothing to show in red. An
+		// error without a traceback makes the kernel send no error output.
+		reply.Error = &frame.Error{Name: "StoppedWaiting", Value: err.Error()}
+		return
 	case errors.Is(err, errStuck):
 		reply.Restarted = true
 		fe = &frame.Error{Name: "Interrupted", Value: "the cell did not stop within " + interruptGrace.String() +

@@ -17,6 +17,7 @@ import (
 
 	"gantry/comm"
 	"gantry/display"
+	"gantry/display/runcard"
 	"gantry/kernel/frame"
 	"gantry/magics"
 )
@@ -147,6 +148,10 @@ func (a api) DisplayID(id string, b *frame.Bundle, update bool) {
 
 func (a api) Page(text string) { a.s.page = append(a.s.page, text) }
 
+func (a api) OpenComm(target string, data, metadata map[string]any) runcard.Comm {
+	return a.s.comms.m.OpenWith(target, data, metadata)
+}
+
 func (a api) GoPath() string { return a.s.e.cfg.GoPath }
 
 func (a api) AskExit() { a.s.askExit = true }
@@ -216,8 +221,8 @@ func newComms(e *Executor) *comms {
 	return c
 }
 
-func (c *comms) SendComm(kind, id, target string, data map[string]any) {
-	_ = c.e.out.Write(&frame.Frame{Kind: frame.KindComm, Comm: &frame.Comm{Type: kind, CommID: id, TargetName: target, Data: data}})
+func (c *comms) SendComm(kind, id, target string, data, metadata map[string]any) {
+	_ = c.e.out.Write(&frame.Frame{Kind: frame.KindComm, Comm: &frame.Comm{Type: kind, CommID: id, TargetName: target, Data: data, Metadata: metadata}})
 }
 
 func (c *comms) deliver(fc *frame.Comm) {

@@ -20,6 +20,7 @@ import (
 
 	"gantry"
 	"gantry/display"
+	"gantry/display/runcard"
 	"gantry/input"
 	"gantry/kernel/assist"
 	"gantry/kernel/cell"
@@ -135,11 +136,14 @@ func (s *session) reset() error {
 		return fmt.Errorf("load the gantry/sdk packages: %w", err)
 	}
 	// A workspace a cell opens keeps prompted secrets with the session's,
-	// as the magics' workspaces do.
+	// as the magics' workspaces do, and shows a live run card for each wait.
 	openWorkspace := func(ctx context.Context, dir string) (*sdk.Workspace, error) {
 		ws, err := sdk.OpenWorkspace(ctx, dir)
 		if err == nil {
 			ws.UseSecrets(s.e.secrets)
+			ws.OnWait(func(ctx context.Context, r *sdk.Run) {
+				runcard.Show(context.WithoutCancel(ctx), s.api(context.Background()), ws, r.ID)
+			})
 		}
 		return ws, err
 	}

@@ -46,6 +46,7 @@ func init() {
 		"StateStarting":         reflect.ValueOf(workspace.StateStarting),
 
 		// type definitions
+		"Change":            reflect.ValueOf((*workspace.Change)(nil)),
 		"Event":             reflect.ValueOf((*workspace.Event)(nil)),
 		"Experiment":        reflect.ValueOf((*workspace.Experiment)(nil)),
 		"Filter":            reflect.ValueOf((*workspace.Filter)(nil)),
@@ -54,6 +55,7 @@ func init() {
 		"Metric":            reflect.ValueOf((*workspace.Metric)(nil)),
 		"Metrics":           reflect.ValueOf((*workspace.Metrics)(nil)),
 		"Model":             reflect.ValueOf((*workspace.Model)(nil)),
+		"Point":             reflect.ValueOf((*workspace.Point)(nil)),
 		"ProvisioningState": reflect.ValueOf((*workspace.ProvisioningState)(nil)),
 		"Run":               reflect.ValueOf((*workspace.Run)(nil)),
 		"RunSpec":           reflect.ValueOf((*workspace.RunSpec)(nil)),

@@ -25,6 +25,7 @@ type Run struct {
 	ExitCode   *int // nil until set with SetExitCode
 
 	Created   time.Time
+	Prepared  time.Time // when it first entered Preparing (its environment); zero until then
 	Started   time.Time // when it first entered Running; zero until then
 	Ended     time.Time // when it entered a final state; zero until then
 	Heartbeat time.Time // its agent's last heartbeat; zero if none
@@ -258,9 +259,13 @@ type Filter struct {
 	Experiment string            // the experiment's name, if not ""
 	State      State             // the state, if not ""
 	ParentID   string            // the parent run's ID, if not ""
+	Target     string            // the compute target's name, if not ""
 	Tags       map[string]string // tags the runs have, each with that value
 	Properties map[string]string // properties the runs have, each with that value
 	Limit      int               // the most runs to return, if > 0
+	// Before, a run's ID, selects only the runs listed after it (older
+	// ones): the next page of a list that ended with that run.
+	Before string
 }
 
 // Runs returns the runs that f selects, newest first.
@@ -276,6 +281,18 @@ func (w *Workspace) Runs(ctx context.Context, f Filter) ([]Run, error) {
 	if f.State != "" {
 		conds = append(conds, `r.state = ?`)
 		args = append(args, string(f.State))
+	}
+	if f.Target != "" {
+		conds = append(conds, `r.target = ? COLLATE NOCASE`)
+		args = append(args, f.Target)
+	}
+	if f.Before != "" {
+		id, err := parseRunID(f.Before)
+		if err != nil {
+			return nil, w.errorf(err, "list runs")
+		}
+		conds = append(conds, `(r.created, r.seq) < (SELECT created, seq FROM runs WHERE id = ?)`)
+		args = append(args, id)
 	}
 	if f.ParentID != "" {
 		pid, err := parseRunID(f.ParentID)
@@ -312,7 +329,9 @@ func (w *Workspace) runs(ctx context.Context, where string, args []any, limit in
 		limit = -1 // SQLite: no limit
 	}
 	rows, err := w.db.QueryContext(ctx, `SELECT r.id, e.name, coalesce(p.id, ''), r.target, r.snapshot,
-			r.env_key, r.state, r.exit_code, r.created, r.started, r.ended, r.heartbeat,
+			r.env_key, r.state, r.exit_code, r.created,
+			(SELECT min(time) FROM run_events WHERE run = r.seq AND to_state = 'Preparing'),
+			r.started, r.ended, r.heartbeat,
 			(SELECT json_group_object(key, value) FROM run_tags WHERE run = r.seq),
 			(SELECT json_group_object(key, value) FROM run_properties WHERE run = r.seq)
 		FROM runs r JOIN experiments e ON e.seq = r.experiment LEFT JOIN runs p ON p.seq = r.parent
@@ -327,11 +346,12 @@ func (w *Workspace) runs(ctx context.Context, where string, args []any, limit in
 			r                         Run
 			exit                      sql.NullInt64
 			created                   int64
+			prepared                  sql.NullInt64
 			started, ended, heartbeat sql.NullInt64
 			tags, props               string
 		)
 		if err := rows.Scan(&r.ID, &r.Experiment, &r.ParentID, &r.Target, &r.SnapshotID,
-			&r.EnvKey, &r.State, &exit, &created, &started, &ended, &heartbeat, &tags, &props); err != nil {
+			&r.EnvKey, &r.State, &exit, &created, &prepared, &started, &ended, &heartbeat, &tags, &props); err != nil {
 			return nil, err
 		}
 		if exit.Valid {
@@ -339,6 +359,7 @@ func (w *Workspace) runs(ctx context.Context, where string, args []any, limit in
 			r.ExitCode = &c
 		}
 		r.Created = fromNanos(created)
+		r.Prepared = fromNullNanos(prepared)
 		r.Started, r.Ended, r.Heartbeat = fromNullNanos(started), fromNullNanos(ended), fromNullNanos(heartbeat)
 		if r.Tags, err = decodeMap(tags); err != nil {
 			return nil, err
