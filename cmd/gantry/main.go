@@ -7,6 +7,7 @@
 //	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
 //	gantry compute list|create|attach|status|delete ...
 //	gantry run submit|list|logs|wait|cancel ...
+//	gantry nbrun NOTEBOOK [-p NAME VALUE]... [--out OUT.ipynb] [--html OUT.html]
 //	gantry version
 package main
 
@@ -39,6 +40,7 @@ Usage:
   gantry compute list | create local|cluster NAME ... | attach ssh NAME ... | status NAME | delete NAME
   gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
+  gantry nbrun NOTEBOOK [-p NAME VALUE]... [--out OUT.ipynb] [--html OUT.html]
   gantry version
 
 The compute and run commands use the workspace in --workspace DIR, else
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCompute(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], stdout, stderr)
+	case "nbrun":
+		return runNbrun(ctx, args[1:], stdout, stderr)
 	case "install":
 		return runInstall(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -74,6 +78,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "version", "help")
+		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "nbrun", "version", "help")
 	}
 }
