@@ -94,7 +94,7 @@ func (s *sdkMagics) magics() []*Magic {
 				"delete NAME removes a target (a cluster's runs are canceled and its nodes released; runs that used " +
 				"it keep its name); detach NAME forgets it without touching the machine."},
 		{Name: "submit", Line: true,
-			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--no-wait] SCRIPT [--] [ARGS...]",
+			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--kernel K] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
 			Doc: "Submits SCRIPT as a run. The script's directory is snapshotted and sent to the target (with " +
 				"--source DIR, DIR is, and SCRIPT is a path inside it). Words after SCRIPT (after an optional --) " +
@@ -105,7 +105,13 @@ func (s *sdkMagics) magics() []*Magic {
 				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
 				"%run wait ID follows it again, %run cancel ID stops it. --submit-key KEY names the submit: run " +
 				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
-				"attempt started instead of starting another."},
+				"attempt started instead of starting another.\n\n" +
+				"A notebook (SCRIPT.ipynb) runs headless on its own kernel on the target, as gantry nbrun runs it: " +
+				"-p NAME VALUE, -r NAME VALUE, -y YAML and -f FILE after it are papermill's parameters, injected " +
+				"after its cell tagged parameters; each cell's output is the run's log, a failing cell fails the " +
+				"run with its number and error, and the executed notebook and its HTML are in the run's outputs/. " +
+				"Go notebooks need nothing on the target; others need their kernel there (--kernel K picks " +
+				"another), which the submit checks."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
 			Doc: "Lists runs, newest first, in a table: ID, experiment, state, creation time, duration and exit " +
 				"code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},

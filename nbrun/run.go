@@ -58,10 +58,24 @@ type Options struct {
 // Report says how a run of a notebook went.
 type Report struct {
 	Notebook string   `json:"notebook"`
-	Kernel   string   `json:"kernel"`
+	Kernel   string   `json:"kernel,omitempty"`
 	Executed int      `json:"executed"` // code cells executed
 	Seconds  float64  `json:"seconds"`
 	Failure  *Failure `json:"failure,omitempty"`
+	// Error is why the run failed, when not for a cell: the notebook
+	// could not be read, its kernel is not installed, it would not start.
+	Error string `json:"error,omitempty"`
+}
+
+// Reason says in one line why the run failed, "" if it did not.
+func (r *Report) Reason() string {
+	switch {
+	case r.Failure != nil:
+		return "the notebook's " + r.Failure.Error()
+	case r.Error != "":
+		return "the notebook did not run: " + r.Error
+	}
+	return ""
 }
 
 // Failure is the cell that stopped a run.
@@ -91,8 +105,21 @@ func (f *Failure) Error() string {
 // Run executes the notebook at path. A cell that fails stops the run:
 // the error is then a *Failure. The executed notebook, HTML and report
 // are written however the run ends.
-func Run(ctx context.Context, path string, o Options) (*Report, error) {
+func Run(ctx context.Context, path string, o Options) (rep *Report, err error) {
 	start := time.Now()
+	rep = &Report{Notebook: path}
+	defer func() {
+		rep.Seconds = time.Since(start).Seconds()
+		if err != nil && rep.Failure == nil {
+			rep.Error = err.Error()
+		}
+		if o.Report != "" {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if werr := os.WriteFile(o.Report, append(b, '\n'), 0o644); werr != nil && err == nil {
+				err = fmt.Errorf("write report: %w", werr)
+			}
+		}
+	}()
 	stdout, stderr := o.Stdout, o.Stderr
 	if stdout == nil {
 		stdout = io.Discard
@@ -102,7 +129,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	}
 	nb, err := notebook.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
 	name, language := nb.Kernel()
 	if o.Kernel != "" {
@@ -110,8 +137,9 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	}
 	spec, err := o.Kernels.Find(ctx, name, language)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
+	rep.Kernel = spec.Name
 	if o.Kernel != "" {
 		_ = nb.SetMetadata("kernelspec", map[string]string{"name": spec.Name, "display_name": spec.DisplayName, "language": spec.Language})
 	}
@@ -125,7 +153,7 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 		}
 		has, err := nb.Inject(o.Params)
 		if err != nil {
-			return nil, err
+			return rep, err
 		}
 		if !has {
 			fmt.Fprintf(stderr, "[nbrun] warning: the notebook has no cell tagged %q: the parameters go in a cell at the top\n", notebook.ParametersTag)
@@ -140,7 +168,6 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	if dir == "" {
 		dir = filepath.Dir(path)
 	}
-	rep := &Report{Notebook: path, Kernel: spec.Name}
 	r := &runner{nb: nb, o: o, rep: rep, stdout: stdout, stderr: stderr, displays: map[string][]*notebook.Output{}}
 	err = r.execute(ctx, spec, dir)
 	rep.Seconds = time.Since(start).Seconds()
@@ -149,12 +176,6 @@ func Run(ctx context.Context, path string, o Options) (*Report, error) {
 	}
 	if err == nil {
 		fmt.Fprintf(stderr, "[nbrun] done: %d code cells in %.1fs\n", rep.Executed, rep.Seconds)
-	}
-	if o.Report != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if werr := os.WriteFile(o.Report, append(b, '\n'), 0o644); werr != nil && err == nil {
-			err = fmt.Errorf("write report: %w", werr)
-		}
 	}
 	return rep, err
 }

@@ -51,7 +51,7 @@ func run(t *testing.T, path string, o Options) (*Report, *notebook.Notebook, str
 	defer cancel()
 	rep, err := Run(ctx, path, o)
 	nb, rerr := notebook.ReadFile(o.Out)
-	if rerr != nil && rep != nil {
+	if rerr != nil && rep.Error == "" {
 		t.Fatalf("executed notebook: %v", rerr)
 	}
 	return rep, nb, stdout.String(), stderr.String(), err
@@ -194,7 +194,11 @@ func TestRunRefusesUnknownKernelAndBadNotebook(t *testing.T) {
 	t.Setenv("JUPYTER_PATH", filepath.Join(dir, "jp"))
 	t.Setenv("JUPYTER_DATA_DIR", filepath.Join(dir, "data"))
 	path := goNotebook(t, dir, "1")
-	_, _, _, _, err := run(t, path, Options{Kernel: "nosuch"})
+	rep, _, _, _, err := run(t, path, Options{Kernel: "nosuch", Report: filepath.Join(dir, "report.json")})
+	if b, _ := os.ReadFile(filepath.Join(dir, "report.json")); !strings.Contains(string(b), `"error": "the notebook's kernel \"nosuch\" is not installed`) ||
+		!strings.HasPrefix(rep.Reason(), "the notebook did not run: the notebook's kernel") {
+		t.Errorf("report of a run that did not start: %s (%q)", b, rep.Reason())
+	}
 	if !errors.Is(err, ErrNoKernel) || !strings.Contains(err.Error(), `kernel "nosuch" is not installed on this machine`) ||
 		!strings.Contains(err.Error(), filepath.Join(dir, "jp", "kernels")) {
 		t.Errorf("unknown kernel: %v", err)
