@@ -38,6 +38,9 @@ func GoSource(params []Param, comment string) (string, error) {
 		if !goIdent(p.Name) {
 			return "", fmt.Errorf("parameter name %q is not a Go identifier: use letters, digits and _, not starting with a digit, and not a Go keyword", p.Name)
 		}
+		if goPredeclared[p.Name] {
+			return "", fmt.Errorf("parameter name %q is predeclared in Go: the injected cell (and the cells after it) would not see the %s Go has; rename it", p.Name, p.Name)
+		}
 		if p.Value == nil {
 			fmt.Fprintf(&body, "var %s any = nil\n", p.Name)
 			continue
@@ -65,6 +68,18 @@ var goKeywords = map[string]bool{"break": true, "case": true, "chan": true, "con
 	"default": true, "defer": true, "else": true, "fallthrough": true, "for": true, "func": true, "go": true,
 	"goto": true, "if": true, "import": true, "interface": true, "map": true, "package": true, "range": true,
 	"return": true, "select": true, "struct": true, "switch": true, "type": true, "var": true}
+
+// goPredeclared are Go's predeclared identifiers, and math, which the
+// injected cell may use: a parameter of such a name would shadow them.
+var goPredeclared = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`any bool byte comparable complex64 complex128 error float32 float64 int int8 int16
+		int32 int64 rune string uint uint8 uint16 uint32 uint64 uintptr true false iota nil append cap clear close
+		complex copy delete imag len make max min new panic print println real recover math`) {
+		goPredeclared[n] = true
+	}
+}
 
 // goIdent reports whether s is a Go identifier (and not a keyword).
 func goIdent(s string) bool {

@@ -39,6 +39,8 @@ func TestGoSource(t *testing.T) {
 		{"bad-name", int64(1), `parameter name "bad-name" is not a Go identifier`},
 		{"type", int64(1), `parameter name "type" is not a Go identifier`},
 		{"日本", int64(1), "var 日本 = 1"},
+		{"any", int64(1), `parameter name "any" is predeclared in Go`},
+		{"len", int64(1), `parameter name "len" is predeclared in Go`},
 	} {
 		src, err := GoSource([]Param{{tc.name, tc.value}}, "Parameters")
 		got := ""

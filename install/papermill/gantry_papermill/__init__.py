@@ -33,6 +33,13 @@ _KEYWORDS = frozenset(
     "break case chan const continue default defer else fallthrough for func go goto if import "
     "interface map package range return select struct switch type var".split()
 )
+# Go's predeclared identifiers, and math, which the injected cell may use:
+# a parameter of such a name would shadow them.
+_PREDECLARED = frozenset(
+    "any bool byte comparable complex64 complex128 error float32 float64 int int8 int16 int32 int64 rune string "
+    "uint uint8 uint16 uint32 uint64 uintptr true false iota nil append cap clear close complex copy delete imag len "
+    "make max min new panic print println real recover math".split()
+)
 _ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v",
             '"': r"\"", "\\": r"\\"}
 _ESCAPED_CATEGORIES = frozenset(("Cc", "Cf", "Co", "Zs", "Zl", "Zp"))
@@ -151,6 +158,10 @@ def go_source(parameters, comment="Parameters"):
             raise PapermillException(
                 "parameter name %r is not a Go identifier: use letters, digits and _, not starting "
                 "with a digit, and not a Go keyword" % (name,))
+        if name in _PREDECLARED:
+            raise PapermillException(
+                "parameter name %r is predeclared in Go: the injected cell (and the cells after it) would not see "
+                "the %s Go has; rename it" % (name, name))
         try:
             if value is None:
                 body.append("var %s any = nil\n" % name)
