@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm bench-faults clean
+.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-nb clean
 
 all: test
 
@@ -63,6 +63,11 @@ bench-ssh: build
 # submit -> RUNNING, scale-up from zero, throughput; writes bench/results/slurm.md.
 bench-slurm: build
 	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/slurmbench -python "$(abspath $(PY))" -out bench/results/slurm.md
+
+# Notebook runs against script runs doing the same work on the local target,
+# and gantry nbrun against papermill; writes bench/results/nb.md.
+bench-nb: setup
+	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/nbbench -python "$(abspath $(PY))" -out bench/results/nb.md
 
 # Kill kernels, agents, submitters and sshd at random moments of 100 runs
 # (local and SSH targets) and count runs lost or stranded, lines lost and
