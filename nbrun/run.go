@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -39,7 +40,7 @@ const (
 type Options struct {
 	Params  []notebook.Param // injected as papermill does (none: no cell is injected)
 	Kernel  string           // a kernelspec to run on instead of the notebook's own
-	Kernels Kernels          // where kernels are found
+	Kernels Kernels          // where kernels are found; Kernels.Python also goes first on the kernel's PATH
 	Dir     string           // the kernel's working directory (default: the notebook's)
 	Env     []string         // the kernel's environment (nil: this process's)
 
@@ -168,6 +169,9 @@ func Run(ctx context.Context, path string, o Options) (rep *Report, err error) {
 	if dir == "" {
 		dir = filepath.Dir(path)
 	}
+	if o.Env == nil && o.Kernels.Python != "" {
+		o.Env = withPython(os.Environ(), o.Kernels.Python)
+	}
 	r := &runner{nb: nb, o: o, rep: rep, stdout: stdout, stderr: stderr, displays: map[string][]*notebook.Output{}}
 	err = r.execute(ctx, spec, dir)
 	rep.Seconds = time.Since(start).Seconds()
@@ -178,6 +182,26 @@ func Run(ctx context.Context, path string, o Options) (rep *Report, err error) {
 		fmt.Fprintf(stderr, "[nbrun] done: %d code cells in %.1fs\n", rep.Executed, rep.Seconds)
 	}
 	return rep, err
+}
+
+// withPython puts python's directory first on env's PATH, as activating
+// its environment does: `!python` and `!pip` in cells are its.
+func withPython(env []string, python string) []string {
+	p, err := exec.LookPath(python)
+	if err != nil {
+		return env
+	}
+	bin, _ := filepath.Abs(filepath.Dir(p))
+	out := make([]string, 0, len(env)+1)
+	path := bin
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = bin + string(os.PathListSeparator) + v
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PATH="+path)
 }
 
 func contains(list []string, s string) bool {

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gantry/notebook"
 	"gantry/sdk/environment"
@@ -248,4 +250,51 @@ func TestSSHNotebookRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `cannot run: on box: the notebook's kernel "nosuch-kernel" (language python) is not installed on this machine`) {
 		t.Errorf("submit of a notebook whose kernel the machine lacks: %v", err)
 	}
+}
+
+func TestNotebookRunCanceledLeavesNoKernel(t *testing.T) {
+	ws := testWorkspace(t)
+	src := writeNotebook(t, "gantry", "go", "n := 0", "import (\n\t\"fmt\"\n\t\"time\"\n)\nfor i := n; ; i++ {\n\tfmt.Println(\"tick\", i)\n\ttime.Sleep(50 * time.Millisecond)\n}")
+	run, err := ws.Experiment("nb").Submit(context.Background(), ScriptRunConfig{SourceDirectory: src, Script: "train.ipynb",
+		RunConfig: RunConfiguration{Target: "local"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForOutput(t, run, "tick 3\n")
+	if err := run.Cancel(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, out := waitRun(t, run); st != workspace.StateCanceled {
+		t.Fatalf("state %s\n%s", st, out)
+	}
+	// Neither nbrun, nor the kernel, nor its executor outlives the run.
+	deadline := time.Now().Add(time.Minute) // hang guard
+	for {
+		left := processesOfRun(run.ID)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of the canceled run remain: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesOfRun lists the live processes whose environment names the run.
+func processesOfRun(id string) []string {
+	var left []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, []byte("GANTRY_RUN_ID="+id)) {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if !bytes.Contains(stat, []byte(") Z ")) {
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			left = append(left, e.Name()+": "+string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+		}
+	}
+	return left
 }

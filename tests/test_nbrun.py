@@ -54,7 +54,8 @@ def test_failing_cell_exits_nonzero_with_its_number(tmp_path):
 
 def test_python_notebook_on_ipykernel(tmp_path):
     write(tmp_path / "nb.ipynb", PY, "alpha = 0.5", "print('alpha is', alpha)\nalpha * 2",
-          "from IPython.display import HTML, display\ndisplay(HTML('<b>bold</b>'))")
+          "from IPython.display import HTML, display\ndisplay(HTML('<b>bold</b>'))",
+          "import shutil, sys\nassert shutil.which('python') == sys.executable, (shutil.which('python'), sys.executable)")
     proc = nbrun("nb.ipynb", "-p", "alpha", "0.25", "--python", sys.executable, "--out", "out.ipynb", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "alpha is 0.25\n0.5\n" in proc.stdout, proc.stdout
