@@ -42,10 +42,11 @@ type Kernel struct {
 	shellIn, iopubIn chan *wire.Message
 	controlIn        chan *wire.Message
 
-	closed  chan struct{} // closed by Close
-	exited  chan struct{} // closed when the process has exited
-	exitErr error         // how, once exited is closed
-	output  *tail         // the kernel's own stdout and stderr, last bytes
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+	exited    chan struct{} // closed when the process has exited
+	exitErr   error         // how, once exited is closed
+	output    *tail         // the kernel's own stdout and stderr, last bytes
 
 	ready bool       // it answered: it can be asked to shut down
 	Info  KernelInfo // from kernel_info_reply
@@ -213,13 +214,11 @@ func (k *Kernel) receive(s zmq4.Socket, ch chan<- *wire.Message) {
 			select {
 			case <-k.exited:
 				return
-			default:
-			}
-			if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "closed") {
+			case <-k.closed:
 				return
+			case <-time.After(10 * time.Millisecond):
+				continue
 			}
-			time.Sleep(10 * time.Millisecond)
-			continue
 		}
 		m, err := k.signer.Decode(raw.Frames)
 		if err != nil {
@@ -365,6 +364,12 @@ func (k *Kernel) Interrupt() {
 // Close shuts the kernel down (shutdown_request, then SIGTERM and SIGKILL
 // for one that does not go) and removes its connection file.
 func (k *Kernel) Close() error {
+	var err error
+	k.closeOnce.Do(func() { err = k.close() })
+	return err
+}
+
+func (k *Kernel) close() error {
 	if k.cmd != nil && k.cmd.Process != nil {
 		select {
 		case <-k.exited:

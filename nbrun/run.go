@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,7 +148,7 @@ func Run(ctx context.Context, path string, o Options) (rep *Report, err error) {
 	if len(o.Params) > 0 {
 		if declared := nb.Declared(); declared != nil {
 			for _, p := range o.Params {
-				if !contains(declared, p.Name) {
+				if !slices.Contains(declared, p.Name) {
 					fmt.Fprintf(stderr, "[nbrun] warning: parameter %s is not set in the notebook's parameters cell\n", p.Name)
 				}
 			}
@@ -202,15 +203,6 @@ func withPython(env []string, python string) []string {
 		out = append(out, kv)
 	}
 	return append(out, "PATH="+path)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // runner executes one notebook.
