@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-nb clean
+.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-nb clean
 
 all: test
 
@@ -35,8 +35,12 @@ demo-remote: setup
 demo-cluster: setup
 	scripts/demo_cluster.sh $(BUILD)/notebooks
 
+# One Spark standalone cluster (scripts/spark.sh) serves every package's
+# tests ($GANTRY_SPARK_DIR) and is stopped at the end.
 test: setup
-	$(MAKE) --no-print-directory -k go-test py-test
+	@scripts/spark.sh start $(BUILD)/spark
+	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test; \
+		rc=$$?; scripts/spark.sh stop $(BUILD)/spark; exit $$rc
 
 # The Slurm tests run agents with the binary setup built (else they build one).
 go-test:
@@ -74,6 +78,11 @@ bench-nb: setup
 # duplicates; writes bench/results/faults.md.
 bench-faults: setup
 	$(PY) bench/faults.py --runs 100
+
+# Pipelines on the local target beside submits by hand (a chain of 10
+# steps, a fully reused pipeline); writes bench/results/pipeline.md.
+bench-pipeline: build
+	GANTRY_AGENT_BINARY="$(CURDIR)/bin/gantry" $(GO) run ./bench/pipelinebench -out bench/results/pipeline.md
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache

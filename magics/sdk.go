@@ -31,7 +31,7 @@ type sdkMagics struct {
 }
 
 // registerSDK registers %workspace, %compute, %submit, %runs, %run,
-// %metrics and %model in r.
+// %metrics, %pipeline and %model in r.
 func registerSDK(r *Registry, secrets *sdk.Secrets) error {
 	s := &sdkMagics{secrets: secrets}
 	for _, m := range s.magics() {
@@ -94,7 +94,7 @@ func (s *sdkMagics) magics() []*Magic {
 				"delete NAME removes a target (a cluster's runs are canceled and its nodes released; runs that used " +
 				"it keep its name); detach NAME forgets it without touching the machine."},
 		{Name: "submit", Line: true,
-			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--kernel K] [--no-wait] SCRIPT [--] [ARGS...]",
+			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--gpus N] [--kernel K] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
 			Doc: "Submits SCRIPT as a run. The script's directory is snapshotted and sent to the target (with " +
 				"--source DIR, DIR is, and SCRIPT is a path inside it). Words after SCRIPT (after an optional --) " +
@@ -105,7 +105,9 @@ func (s *sdkMagics) magics() []*Magic {
 				"as it arrives and its final state; interrupting the cell stops the waiting, not the run: " +
 				"%run wait ID follows it again, %run cancel ID stops it. --submit-key KEY names the submit: run " +
 				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
-				"attempt started instead of starting another.\n\n" +
+				"attempt started instead of starting another. --gpus N asks for N GPUs: on this machine and SSH " +
+				"machines the run gets devices of its own (CUDA_VISIBLE_DEVICES) and waits in Queued while they " +
+				"are busy; on a managed cluster Slurm gives them (--gres=gpu:N).\n\n" +
 				"A notebook (SCRIPT.ipynb) runs headless on its own kernel on the target, as gantry nbrun runs it: " +
 				"-p NAME VALUE, -r NAME VALUE, -y YAML and -f FILE after it are papermill's parameters, injected " +
 				"after its cell tagged parameters; each cell's output is the run's log, a failing cell fails the " +
@@ -127,6 +129,22 @@ func (s *sdkMagics) magics() []*Magic {
 				"sdk.Compare(ctx, runs, \"mse\", sdk.Minimize) shows the same with the best run highlighted and " +
 				"series summarised, and run.Metrics(ctx) returns every value (Scalars, Series). Go's own " +
 				"runtime/metrics package is ?runtime/metrics."},
+		{Name: "pipeline", Line: true,
+			Usage: "%pipeline submit FILE [--experiment E] [--no-wait] | list | show ID | wait ID | resubmit ID [--no-wait] | cancel ID",
+			Forms: []string{"%pipeline submit FILE [--experiment E] [--no-wait]", "%pipeline list [--experiment E]",
+				"%pipeline show ID", "%pipeline wait ID", "%pipeline resubmit ID [--no-wait]", "%pipeline cancel ID"},
+			Run: s.pipelineMagic,
+			Doc: "Runs pipelines: graphs of steps (scripts on any target, PySpark scripts or jars and Spark SQL " +
+				"scripts on Spark targets) that pass data by name. FILE is a pipeline in YAML or JSON (the README's " +
+				"Pipelines section shows one). submit checks the graph (cycles and missing inputs are refused before " +
+				"anything runs), keeps every step's code and every input by content, and starts the pipeline's " +
+				"controller, which goes on if the kernel restarts; the cell shows each step's output labelled " +
+				"[STEP] and then the graph, steps coloured by state, reused ones dashed. A step whose code, " +
+				"environment, arguments, settings and input content match a completed step's is reused, not run " +
+				"again. resubmit ID runs the pipeline again as it was submitted: completed steps are reused, the " +
+				"failed ones and their descendants run. list shows pipeline runs; show ID draws one's graph; wait ID " +
+				"follows it; cancel ID stops it and its steps. In Go: pipeline.Submit(ctx, ws, exp, p) with " +
+				"gantry/sdk/pipeline."},
 		{Name: "model", Line: true, Usage: "%model list [NAME] | register RUN_ID NAME PATH_IN_OUTPUTS", Run: s.model,
 			Forms: []string{"%model list [NAME]", "%model register RUN_ID NAME PATH_IN_OUTPUTS"},
 			Doc: "list shows the registered models (every version, or those of NAME). register records the file " +

@@ -27,6 +27,7 @@ import (
 type submitArgs struct {
 	target, experiment, env, source string
 	submitKey, kernel               string
+	gpus                            int
 	noWait                          bool
 	script                          string
 	args                            []string
@@ -34,7 +35,7 @@ type submitArgs struct {
 
 func parseSubmit(args string) (*submitArgs, error) {
 	p, err := parseArgs("submit", args, flagSpec{"--target": true, "--experiment": true, "--env": true,
-		"--source": true, "--submit-key": true, "--kernel": true, "--no-wait": false}, true)
+		"--source": true, "--submit-key": true, "--gpus": true, "--kernel": true, "--no-wait": false}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +45,13 @@ func parseSubmit(args string) (*submitArgs, error) {
 	a := &submitArgs{target: p.opts["--target"], experiment: p.opts["--experiment"], env: p.opts["--env"],
 		source: p.opts["--source"], submitKey: p.opts["--submit-key"], kernel: p.opts["--kernel"], script: p.pos[0], args: p.rest}
 	_, a.noWait = p.opts["--no-wait"]
+	if g, ok := p.opts["--gpus"]; ok {
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%%submit: --gpus %q: give a number of GPUs, 0 or more", g)
+		}
+		a.gpus = n
+	}
 	if a.experiment == "" {
 		a.experiment = "default"
 	}
@@ -132,7 +140,7 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 		}
 	}
 	cfg := sdk.ScriptRunConfig{SourceDirectory: src, Script: script, Arguments: a.args, Kernel: a.kernel,
-		RunConfig: sdk.RunConfiguration{Target: target, Environment: env}, SubmitKey: a.submitKey}
+		RunConfig: sdk.RunConfiguration{Target: target, Environment: env, GPUCount: a.gpus}, SubmitKey: a.submitKey}
 	if err := notebookParams(&cfg); err != nil {
 		return fmt.Errorf("%%submit: %w", err)
 	}

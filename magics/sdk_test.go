@@ -20,6 +20,7 @@ func TestParseSubmit(t *testing.T) {
 		{"--env env.yml --source src -- train.py a 'b c'",
 			submitArgs{env: "env.yml", source: "src", experiment: "default", script: "train.py", args: []string{"a", "b c"}}},
 		{`"my script.py"`, submitArgs{experiment: "default", script: "my script.py"}},
+		{"--gpus 2 --submit-key k1 train.py", submitArgs{experiment: "default", gpus: 2, submitKey: "k1", script: "train.py"}},
 	}
 	for _, c := range cases {
 		got, err := parseSubmit(c.args)
@@ -43,6 +44,8 @@ func TestParseSubmitErrors(t *testing.T) {
 		"--bogus train.py":      "unknown option --bogus",
 		"--no-wait=1 train.py":  "takes no value",
 		"--target a --target b": "given twice",
+		"--gpus two train.py":   "give a number of GPUs",
+		"--gpus -1 train.py":    "give a number of GPUs",
 		"'unclosed":             "unterminated",
 	}
 	for args, want := range cases {

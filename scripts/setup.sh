@@ -34,6 +34,10 @@ if [[ ! -x /usr/sbin/sshd ]]; then missing+=(openssh-server); fi
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1; then missing+=(slurm-wlm); fi
 if ! command -v slurmrestd >/dev/null 2>&1; then missing+=(slurmrestd); fi
 if ! command -v munged >/dev/null 2>&1; then missing+=(munge); fi
+# A JDK for Spark 4 (scripts/spark.sh, Spark targets): 17 or newer.
+if ! ls /usr/lib/jvm/java-1[7-9]-openjdk-*/bin/java /usr/lib/jvm/java-2[0-9]-openjdk-*/bin/java >/dev/null 2>&1; then
+    missing+=(openjdk-17-jre-headless)
+fi
 # pkill, which scripts/sshd.sh uses to drop and stop the server's sessions.
 if ! command -v pkill >/dev/null 2>&1; then missing+=(procps); fi
 if ((${#missing[@]})); then

@@ -62,6 +62,18 @@ write_conf() {
 	chmod 700 "$DIR/munge"
 	echo $((base + 10)) >"$DIR/etc/node_port_base"
 	[[ -f $DIR/etc/clusters.conf ]] || echo "# Gantry managed clusters: written by Gantry" >"$DIR/etc/clusters.conf"
+	[[ -f $DIR/etc/gres.conf ]] || echo "# Gantry managed clusters' GPUs: written by Gantry" >"$DIR/etc/gres.conf"
+	# The nodes of this instance are processes of this machine, which has
+	# no GPU: GPU sizes get stand-in devices (character devices like
+	# /dev/null, which Slurm accepts as gres files) so Slurm hands them out
+	# and sets CUDA_VISIBLE_DEVICES as it would for real ones.
+	if [[ $(id -u) -eq 0 ]]; then
+		mkdir -p "$DIR/dev"
+		for i in 0 1 2 3 4 5 6 7; do
+			[[ -e $DIR/dev/gpu$i ]] || mknod "$DIR/dev/gpu$i" c 1 3
+		done
+		echo "$DIR/dev/gpu%d" >"$DIR/etc/gpu_devices"
+	fi
 	cat >"$CONF" <<EOF
 # Written by scripts/slurm.sh for the instance in $DIR.
 ClusterName=gantry

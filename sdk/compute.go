@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gantry/sdk/driver/slurm"
+	"gantry/sdk/gpu"
+	"gantry/sdk/remote"
 	"gantry/sdk/workspace"
 )
 
@@ -243,6 +245,12 @@ func (ws *Workspace) DescribeCompute(ctx context.Context, w io.Writer, name stri
 		limit = fmt.Sprintf("at most %d runs at once", c.MaxConcurrentRuns)
 	}
 	fmt.Fprintf(w, "%s: local target (this machine, %s), %s.\n", t.Name, t.ProvisioningState, limit)
+	devs, gerr := gpu.Detect(ctx)
+	note := ""
+	if gerr != nil {
+		note = gerr.Error()
+	}
+	remote.DescribeGPUs(w, devs, note)
 	if len(counts) == 0 {
 		fmt.Fprintln(w, "  no runs in progress")
 		return nil

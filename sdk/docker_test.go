@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gantry/internal/gantrytest"
 	"gantry/sdk/environment"
 	"gantry/sdk/workspace"
 )
@@ -144,5 +145,28 @@ func TestDockerRunCancelStopsTheContainer(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(logDir, "stopped-gantry-"+run.ID)); err != nil {
 		t.Fatalf("the container was not stopped with docker stop: %v", err)
+	}
+}
+
+// A Docker run that asks for GPUs gets its leased devices with --gpus.
+func TestDockerRunGetsItsGPUs(t *testing.T) {
+	gantrytest.FakeGPUs(t, 2)
+	ws := testWorkspace(t)
+	logDir := fakeDocker(t)
+	ctx := context.Background()
+	run, err := ws.Experiment("d").Submit(ctx, ScriptRunConfig{SourceDirectory: writeScript(t, "print('ok')\n"), Script: "train.py",
+		RunConfig: RunConfiguration{Target: "local", Environment: dockerEnv(), GPUCount: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := run.WaitForCompletion(ctx, WaitOptions{RaiseOnError: true}); err != nil {
+		t.Fatalf("state %s: %v", st, err)
+	}
+	b, err := os.ReadFile(filepath.Join(logDir, "run-gantry-"+run.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if argv := "\n" + string(b) + "\n"; !strings.Contains(argv, "\n--gpus\n\"device=0,1\"\n") || strings.Contains(argv, "CUDA_VISIBLE_DEVICES") {
+		t.Errorf("docker run argv:%s", argv)
 	}
 }

@@ -32,6 +32,11 @@ func (src *ScriptRunConfig) notebook() bool {
 // explicitEnv says that the run names an environment of its own.
 func (ws *Workspace) notebookJob(ctx context.Context, src ScriptRunConfig, env *environment.Environment, explicitEnv bool,
 	drv driver.Driver, t workspace.Target) (*agent.NotebookJob, error) {
+	if t.Kind == workspace.KindSpark {
+		// A notebook on Spark needs its cells to see the Spark session,
+		// which gantry nbrun does not set up yet.
+		return nil, fmt.Errorf("notebook %s: notebooks do not run on Spark targets yet: submit a .py script there, or run the notebook on another target", src.Script)
+	}
 	path := filepath.Join(src.SourceDirectory, src.Script)
 	nb, err := notebook.ReadFile(path)
 	if err != nil {

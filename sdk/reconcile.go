@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"gantry/sdk/agent"
+	"gantry/sdk/controller"
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
+	"gantry/sdk/driver/spark"
 	"gantry/sdk/runlock"
 	"gantry/sdk/workspace"
 )
@@ -71,8 +73,8 @@ func (ws *Workspace) reconcile(ctx context.Context, d workspace.Run) error {
 	if raw := d.Properties[handleProperty]; raw == "" || json.Unmarshal([]byte(raw), &h) != nil || h.Kind == "" {
 		return ws.reconcileSubmit(ctx, d, dir)
 	}
-	if h.Kind != local.Kind {
-		return nil
+	if h.Kind != local.Kind && h.Kind != spark.Kind && h.Kind != controller.Kind {
+		return nil // an agent on another machine: its own checks (cluster.go, the SSH follower)
 	}
 	st, err := runlock.Agent(dir)
 	if err != nil || st != runlock.AgentGone {
@@ -94,7 +96,40 @@ func (ws *Workspace) reconcile(ctx context.Context, d workspace.Run) error {
 	if d.State == workspace.StateCancelRequested {
 		to, reason = workspace.StateCanceled, "canceled; its agent had died, so nothing was left running"+left
 	}
+	if h.Kind == controller.Kind {
+		return ws.endOrphanedParent(ctx, d)
+	}
 	return ws.end(ctx, d.ID, to, reason)
+}
+
+// endOrphanedParent ends a parent run whose controller died: its children
+// that have not ended are canceled (nothing would act on their results),
+// and the parent ends Failed, or Canceled if a cancel was asked.
+func (ws *Workspace) endOrphanedParent(ctx context.Context, d workspace.Run) error {
+	kids, err := ws.w.Runs(ctx, workspace.Filter{ParentID: d.ID})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	canceled := 0
+	for _, k := range kids {
+		if k.State.Final() {
+			continue
+		}
+		if err := (&Run{ws: ws, ID: k.ID}).Cancel(ctx); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		canceled++
+	}
+	to, reason := workspace.StateFailed, fmt.Sprintf(
+		"its controller died (it was killed, or the machine went down) while the run was %s; %d child runs still going were canceled; "+
+			"submit it again: completed steps are reused. The controller's account is in logs/controller.log", d.State, canceled)
+	if d.State == workspace.StateCancelRequested {
+		to, reason = workspace.StateCanceled, fmt.Sprintf("canceled; its controller had died; %d child runs still going were canceled", canceled)
+	}
+	errs = append(errs, ws.end(ctx, d.ID, to, reason))
+	return errors.Join(errs...)
 }
 
 // reconcileSubmit ends a run that was never handed to its target and

@@ -84,11 +84,12 @@ func (ws *Workspace) SetSecretPrompt(prompt func(ctx context.Context, question s
 }
 
 // SetSecret gives the password ("password") or key passphrase
-// ("passphrase") of an SSH target for this process's life, for targets
-// configured to prompt for it.
+// ("passphrase") of an SSH target, or the secret ("secret") of a Spark
+// target, for this process's life, for targets configured to prompt for
+// it.
 func (ws *Workspace) SetSecret(target, what, value string) error {
-	if what != "password" && what != "passphrase" {
-		return fmt.Errorf("secret %q: only password and passphrase are kept", what)
+	if what != "password" && what != "passphrase" && what != "secret" {
+		return fmt.Errorf("secret %q: only password, passphrase (SSH targets) and secret (Spark targets) are kept", what)
 	}
 	d, err := ws.sshDriver()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gantry/sdk/agent"
+	"gantry/sdk/controller"
 	"gantry/sdk/driver"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
@@ -123,6 +124,9 @@ func (r *Run) Cancel(ctx context.Context) error {
 	var h driver.Handle
 	if err := json.Unmarshal([]byte(d.Properties[handleProperty]), &h); err != nil || h.Kind == "" {
 		return nil // not handed to a target yet: the request is enough
+	}
+	if h.Kind == controller.Kind {
+		return nil // the controller sees the request, and cancels the children
 	}
 	drv, err := r.ws.driver(h.Kind)
 	if err != nil {

@@ -17,8 +17,10 @@ import (
 	"gantry/sdk/driver"
 	"gantry/sdk/driver/local"
 	"gantry/sdk/driver/slurm"
+	"gantry/sdk/driver/spark"
 	sshdriver "gantry/sdk/driver/ssh"
 	"gantry/sdk/environment"
+	"gantry/sdk/gpu"
 	"gantry/sdk/runlock"
 	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
@@ -112,6 +114,9 @@ func (ws *Workspace) driver(kind string) (driver.Driver, error) {
 		}
 		return &local.Driver{Exe: exe}, nil
 	}
+	if kind == spark.Kind { // spark_compute.go
+		return ws.sparkDriver()
+	}
 	if kind == slurm.Kind { // managed clusters: cluster.go
 		exe, err := ws.gantry()
 		if err != nil {
@@ -168,6 +173,12 @@ type RunConfiguration struct {
 	EnvVars     map[string]string
 	MaxDuration time.Duration // 0: no limit
 	NodeCount   int           // for clusters; 1 on the local target
+	// GPUCount is how many GPUs the run asks for (per node). On the
+	// local and SSH targets the run's agent leases that many devices of
+	// the machine (CUDA_VISIBLE_DEVICES), holding the run in Queued while
+	// they are busy; on a managed cluster the job asks Slurm for them
+	// (--gres=gpu:N). A run that asks for none sees no GPU.
+	GPUCount int
 }
 
 // ScriptRunConfig is what to run: the seed's ScriptRunConfig.
@@ -191,6 +202,8 @@ type ScriptRunConfig struct {
 	// run the first attempt started instead of starting another. Keys are
 	// unique in the workspace; a UUID or "notebook/cell/attempt" will do.
 	SubmitKey string
+
+	prepared // a pipeline step's parts, already in the workspace (child.go)
 }
 
 // Experiment groups runs under a name.
@@ -247,13 +260,16 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		// The workspace beside the notebook is not part of the code.
 		opts.Exclude = append(append([]string(nil), opts.Exclude...), "/"+filepath.ToSlash(rel)+"/")
 	}
-	m, _, err := snapshot.Take(ctx, src.SourceDirectory, store, opts)
+	m, err := src.snapshot(ctx, store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("submit to experiment %q: %w", e.Name, err)
 	}
 	job := agent.Job{Experiment: e.Name, SnapshotID: m.ID(), Script: src.Script, Command: src.Command,
 		Arguments: src.Arguments, Environment: *env, EnvVars: src.RunConfig.EnvVars, MaxDuration: src.RunConfig.MaxDuration,
-		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns}
+		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns, GPUCount: src.RunConfig.GPUCount}
+	if err := ws.checkGPUs(ctx, t, src.RunConfig.GPUCount); err != nil {
+		return nil, fmt.Errorf("submit to %q: %w", target, err)
+	}
 	if src.notebook() {
 		nb, err := ws.notebookJob(ctx, src, env, src.RunConfig.Environment != nil, drv, t)
 		if err != nil {
@@ -262,7 +278,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		job.Script, job.Notebook = "", nb
 	}
 	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
-		EnvKey: env.Key(), SubmitKey: src.SubmitKey}
+		EnvKey: env.Key(), SubmitKey: src.SubmitKey, Properties: src.properties}
 	for {
 		if spec.SubmitKey != "" {
 			held, supersedes, err := ws.runForKey(ctx, spec.SubmitKey)
@@ -274,7 +290,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 			}
 			spec.Supersedes = supersedes
 		}
-		run, err := ws.handOver(ctx, spec, job, drv, t, src.RunConfig.NodeCount, m)
+		run, err := ws.handOver(ctx, spec, job, drv, t, src.RunConfig, m)
 		var bound *workspace.KeyBoundError
 		if errors.As(err, &bound) {
 			continue // another submit with the key got there first: look again
@@ -289,7 +305,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 // run is failed and never started, by its agent or by whoever looks at it
 // next (reconcile.go), since the caller never received its ID.
 func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job agent.Job, drv driver.Driver,
-	t workspace.Target, nodes int, m *snapshot.Manifest) (*Run, error) {
+	t workspace.Target, rc RunConfiguration, m *snapshot.Manifest) (*Run, error) {
 	spec.ID = uuid.NewString()
 	dir, err := ws.w.RunDir(spec.ID)
 	if err != nil {
@@ -318,7 +334,8 @@ func (ws *Workspace) handOver(ctx context.Context, spec workspace.RunSpec, job a
 	if err := ws.w.Transition(ctx, r.ID, workspace.StateQueued, "submitted to "+t.Name); err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
-	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config, NodeCount: nodes})
+	h, err := drv.Submit(ctx, driver.Job{RunID: r.ID, WorkspaceDir: ws.w.Dir(), RunDir: dir, Target: t.Name, Config: t.Config,
+		NodeCount: rc.NodeCount, GPUCount: rc.GPUCount})
 	if err != nil {
 		return nil, run.failSubmit(ctx, err)
 	}
@@ -388,8 +405,39 @@ func (ws *Workspace) runForKey(ctx context.Context, key string) (held *Run, supe
 	}
 }
 
+// checkGPUs refuses, before anything is recorded, a request for more GPUs
+// than the target can ever give: the local machine's devices, or a
+// managed cluster's nodes. An SSH machine is asked by the run's agent.
+func (ws *Workspace) checkGPUs(ctx context.Context, t workspace.Target, n int) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("GPUCount is %d: ask for 0 or more GPUs", n)
+	case n == 0:
+		return nil
+	case t.Kind == workspace.KindLocal:
+		devs, err := gpu.Detect(ctx)
+		if err != nil {
+			return fmt.Errorf("the run asks for %d GPUs: %w", n, err)
+		}
+		if n > len(devs) {
+			return fmt.Errorf("the run asks for %d GPUs, and this machine has %d (nvidia-smi lists them): ask for at most %d, or submit to a target with GPUs",
+				n, len(devs), len(devs))
+		}
+	case t.Kind == workspace.KindSlurm:
+		cfg, err := slurm.ParseConfig(t.Config)
+		if err != nil {
+			return err
+		}
+		return cfg.CheckGPUs(n, nil)
+	}
+	return nil
+}
+
 // check validates a ScriptRunConfig before anything is recorded.
 func (src *ScriptRunConfig) check() error {
+	if src.snapshotID != "" {
+		return nil // checked when the pipeline was submitted
+	}
 	if src.SourceDirectory == "" {
 		src.SourceDirectory = "."
 	}

@@ -811,3 +811,25 @@ func TestSSHIncompleteAgentIsInstalledAgain(t *testing.T) {
 		t.Fatalf("the agent binary was not installed again: %v %v", fi, err)
 	}
 }
+
+// A machine without GPUs fails a run that asks for one, saying so; the
+// attach reports no GPUs.
+func TestSSHGPURequestOnMachineWithout(t *testing.T) {
+	s := startSSHD(t)
+	ws := attachSSH(t, s)
+	var show bytes.Buffer
+	if err := ws.DescribeCompute(context.Background(), &show, "box"); err != nil || !strings.Contains(show.String(), "GPUs:    none") {
+		t.Errorf("status: %v\n%s", err, show.String())
+	}
+	run, err := ws.Experiment("exp").Submit(context.Background(), ScriptRunConfig{SourceDirectory: writeScript(t, "print('ran')\n"),
+		Script: "train.py", RunConfig: RunConfiguration{Target: "box", GPUCount: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out := waitRun(t, run)
+	d, _ := run.Details(context.Background())
+	reason := lastReason(context.Background(), run, d)
+	if st != workspace.StateFailed || !strings.Contains(reason, "asks for 1 GPUs, and target box has no GPUs") || strings.Contains(out, "ran") {
+		t.Fatalf("state %s%s\n%s", st, reason, out)
+	}
+}

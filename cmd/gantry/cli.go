@@ -30,6 +30,8 @@ const computeUsage = `Usage:
       (--key FILE [--passphrase-env VAR] | --password-env VAR) [--known-hosts FILE]
       [--trust-on-first-use] [--jump USER@HOST[:PORT]] [--remote-root DIR]
       [--max-concurrent N] [--workspace DIR]
+  gantry compute attach spark NAME --master spark://HOST:PORT (--secret-env VAR | --no-auth)
+      [--spark-submit PATH] [--max-concurrent N] [--workspace DIR]
   gantry compute status NAME [--workspace DIR]
   gantry compute delete NAME [--workspace DIR]
 
@@ -38,7 +40,7 @@ notebook, the compute attach magic can also prompt for them.
 `
 
 const runUsage = `Usage:
-  gantry run submit --target T [--experiment E] [--submit-key KEY] [--workspace DIR] SCRIPT [-- ARGS...]
+  gantry run submit --target T [--experiment E] [--submit-key KEY] [--gpus N] [--workspace DIR] SCRIPT [-- ARGS...]
   gantry run submit --target T [...] [--kernel K] NOTEBOOK.ipynb [-p NAME VALUE]... [-r NAME VALUE]... [-y YAML] [-f FILE]
   gantry run list [--experiment E] [--state S] [--workspace DIR]
   gantry run logs ID [--follow] [--workspace DIR]
@@ -234,6 +236,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		target := fs.String("target", "", "the compute target to run on (required)")
 		exp := fs.String("experiment", "default", "the experiment the run belongs to")
 		key := fs.String("submit-key", "", "a name for this submit, unique in the workspace: retried with the same key, the submit returns the run it started")
+		gpus := fs.Int("gpus", 0, "GPUs the run asks for (devices of its own; Slurm's --gres=gpu:N on a managed cluster)")
 		kernel := fs.String("kernel", "", "run a notebook on this kernelspec instead of its own")
 		params, args, err := notebookParams(args[1:])
 		if err != nil {
@@ -261,7 +264,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		r, err := ws.Experiment(*exp).Submit(ctx, sdk.ScriptRunConfig{
 			SourceDirectory: filepath.Dir(script), Script: filepath.Base(script), Arguments: rest,
 			Parameters: params, Kernel: *kernel,
-			RunConfig: sdk.RunConfiguration{Target: *target}, SubmitKey: *key,
+			RunConfig: sdk.RunConfiguration{Target: *target, GPUCount: *gpus}, SubmitKey: *key,
 		})
 		if err != nil {
 			return err

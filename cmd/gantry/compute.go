@@ -87,7 +87,39 @@ func onlyFlagsOf(fs *flag.FlagSet, kind string) error {
 
 // attachSSH is `gantry compute attach ssh NAME ...`: connect, install the
 // agent, describe the machine and save the target.
+// attachSpark is `gantry compute attach spark NAME --master URL ...`.
+func attachSpark(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, dir := newFlags("compute attach", computeUsage, stderr)
+	var c sdk.SparkCompute
+	fs.StringVar(&c.Master, "master", "", "the standalone master's URL, spark://HOST:PORT (required)")
+	fs.StringVar(&c.SecretEnv, "secret-env", "", "the environment variable that holds the cluster's shared secret")
+	fs.BoolVar(&c.NoAuth, "no-auth", false, "the cluster runs without spark.authenticate (anyone who reaches it may run code)")
+	fs.StringVar(&c.SparkSubmit, "spark-submit", "", "the spark-submit to run (default: $SPARK_HOME's, else beside the environment's python, else on PATH)")
+	fs.IntVar(&c.MaxConcurrentRuns, "max-concurrent", 0, "the most applications Gantry runs there at once (0: no cap)")
+	pos, _, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError(stderr, computeUsage, "compute attach spark: want NAME, such as: gantry compute attach spark lake --master spark://HOST:7077 --secret-env SPARK_SECRET")
+	}
+	ws, err := openWorkspace(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	info, err := ws.AttachSparkCompute(ctx, pos[1], c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "attached Spark target %s: %s\n", pos[1], info)
+	return nil
+}
+
 func attachSSH(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "spark" {
+		return attachSpark(ctx, args, stdout, stderr)
+	}
 	fs, dir := newFlags("compute attach", computeUsage, stderr)
 	var c sdk.SSHCompute
 	fs.StringVar(&c.Address, "address", "", "the machine's host name or IP (required)")

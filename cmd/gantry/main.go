@@ -7,6 +7,9 @@
 //	gantry remote serve --root DIR          (started on a remote machine by the SSH driver)
 //	gantry compute list|create|attach|status|delete ...
 //	gantry run submit|list|logs|wait|cancel ...
+//	gantry pipeline submit|list|show|wait|resubmit|cancel ...
+//	gantry controller --workspace DIR --run ID   (started by a pipeline submit; drives it)
+//	gantry spark submit --master URL ... -- SCRIPT  (run by the agent of a run on a Spark target)
 //	gantry nbrun NOTEBOOK [-p NAME VALUE]... [--out OUT.ipynb] [--html OUT.html]
 //	gantry version
 package main
@@ -40,6 +43,7 @@ Usage:
   gantry compute list | create local|cluster NAME ... | attach ssh NAME ... | status NAME | delete NAME
   gantry run submit --target T [--experiment E] SCRIPT [-- ARGS...]
   gantry run list [--experiment E] | logs ID [--follow] | wait ID | cancel ID
+  gantry pipeline submit FILE | list | show ID | wait ID | resubmit ID | cancel ID
   gantry nbrun NOTEBOOK [-p NAME VALUE]... [--out OUT.ipynb] [--html OUT.html]
   gantry version
 
@@ -63,6 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, args[1:], stderr)
 	case "remote":
 		return runRemote(ctx, args[1:], stderr)
+	case "controller":
+		return runController(ctx, args[1:], stderr)
+	case "spark":
+		return runSpark(ctx, args[1:], stdout)
+	case "pipeline":
+		return runPipeline(ctx, args[1:], stdout, stderr)
 	case "compute":
 		return runCompute(ctx, args[1:], stdout, stderr)
 	case "run":
@@ -78,6 +88,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "nbrun", "version", "help")
+		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "pipeline", "nbrun", "version", "help")
 	}
 }

@@ -41,9 +41,18 @@ type Job struct {
 	Environment environment.Environment `json:"environment"`
 	EnvVars     map[string]string       `json:"env_vars,omitempty"`
 	MaxDuration time.Duration           `json:"max_duration,omitempty"` // 0: no limit
+	// Launcher, if set, is the argv that runs Script, before the script's
+	// path and arguments: spark-submit and its options, say. The prepared
+	// environment's interpreter is in the launcher's environment as
+	// GANTRY_PYTHON (and PYSPARK_PYTHON).
+	Launcher []string `json:"launcher,omitempty"`
 
 	Target            string `json:"target"`
 	MaxConcurrentRuns int    `json:"max_concurrent_runs,omitempty"` // of the target; 0: no cap
+	// GPUCount is how many GPUs the run asks for: the agent leases that
+	// many devices of the machine for it (gpus.go); 0: none, and a run
+	// on a machine with GPUs sees none of them.
+	GPUCount int `json:"gpu_count,omitempty"`
 }
 
 // Files and directories inside a run's directory.

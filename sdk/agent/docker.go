@@ -37,6 +37,15 @@ func (a *agent) dockerArgv(script []string, env []string) []string {
 	if helper := filepath.Join(a.dir, "gantry-python"); fileExists(helper) {
 		argv = append(argv, "-e", "PYTHONPATH="+helper)
 	}
+	if ids := a.gpus.indices; len(ids) > 0 {
+		// The container gets the run's devices, and inside numbers them
+		// from 0: the script sees all it is given.
+		dev := make([]string, len(ids))
+		for i, n := range ids {
+			dev[i] = strconv.Itoa(n)
+		}
+		argv = append(argv, "--gpus", `"device=`+strings.Join(dev, ",")+`"`)
+	}
 	argv = append(argv, a.job.Environment.Docker.BaseImage)
 	return append(argv, script...)
 }

@@ -16,6 +16,14 @@ import (
 // directory. The agent holds the run's agent lock (package runlock) from
 // the moment it exists: Launch takes it and passes it on.
 func Launch(exe, wsDir, runDir, runID string) (pid int, err error) {
+	return LaunchWith(exe, []string{"agent", "--workspace", wsDir, "--run", runID}, nil, runDir, runID)
+}
+
+// LaunchWith starts exe with args as Launch starts an agent: detached, in
+// its own session, holding the agent lock of the run in runDir, its output
+// in logs/agent.out. env is added to this process's environment. A
+// pipeline's controller is started this way.
+func LaunchWith(exe string, args, env []string, runDir, runID string) (pid int, err error) {
 	lock, err := runlock.TakeAgent(runDir)
 	if err != nil {
 		return 0, fmt.Errorf("launch agent for run %s: %w", runID, err)
@@ -31,9 +39,9 @@ func Launch(exe, wsDir, runDir, runID string) (pid int, err error) {
 		return 0, fmt.Errorf("launch agent for run %s: %w", runID, err)
 	}
 	defer devnull.Close()
-	cmd := exec.Command(exe, "agent", "--workspace", wsDir, "--run", runID)
+	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, out, out
-	cmd.Env, cmd.ExtraFiles = lock.PassTo(os.Environ(), nil)
+	cmd.Env, cmd.ExtraFiles = lock.PassTo(append(os.Environ(), env...), nil)
 	cmd.Dir = runDir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

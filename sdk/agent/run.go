@@ -65,6 +65,7 @@ type agent struct {
 
 	failedWorker *failedWorker // a worker of a run of several nodes that failed (slurm.go)
 	disk         *diskWatch    // whether the run's disk was seen full (disk.go)
+	gpus         gpuPlan       // the run's GPUs (gpus.go)
 }
 
 // Run carries out the run runID of ws to its end and records the outcome
@@ -195,6 +196,13 @@ func (a *agent) carryOut(ctx context.Context) error {
 		return a.fail(ctx, id, err.Error())
 	}
 	defer release()
+	if a.gpus, err = a.planGPUs(ctx); err != nil { // gpus.go
+		if a.canceled(ctx) {
+			return a.cancelRecorded(ctx, "canceled while queued")
+		}
+		return a.fail(ctx, id, err.Error())
+	}
+	defer a.gpus.release()
 	if err := a.transition(ctx, workspace.StatePreparing, "materialising the snapshot and preparing the environment"); err != nil {
 		return a.afterIllegal(ctx, err)
 	}
@@ -290,6 +298,8 @@ func (a *agent) execute(ctx context.Context, python string) error {
 		if argv, err = a.notebookArgv(python); err != nil {
 			return a.fail(ctx, id, err.Error())
 		}
+	case a.job.Script != "" && len(a.job.Launcher) > 0:
+		argv = append(append(append([]string{}, a.job.Launcher...), a.job.Script), a.job.Arguments...)
 	case a.job.Script != "":
 		argv = append([]string{python, "-u", a.job.Script}, a.job.Arguments...)
 	default:
@@ -304,6 +314,9 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	reserve(out, outputReserve)
 	defer unreserve(out)
 	env := a.scriptEnv()
+	if len(a.job.Launcher) > 0 && python != "" {
+		env = append(env, "GANTRY_PYTHON="+python, "PYSPARK_PYTHON="+python, "PYSPARK_DRIVER_PYTHON="+python)
+	}
 	docker := a.job.Environment.Docker.Enabled
 	if docker {
 		argv = a.dockerArgv(argv, env)
@@ -336,6 +349,8 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	trackCtx, stopTrack := context.WithCancel(context.WithoutCancel(ctx))
 	trackDone := make(chan struct{})
 	go func() { tracker.run(trackCtx); close(trackDone) }()
+	sampleDone := make(chan struct{})
+	go func() { a.sampleGPUs(trackCtx, a.gpus.indices); close(sampleDone) }()
 
 	done := waitChan(cmd)
 	why := a.supervise(ctx, cmd, out, done, docker)
@@ -344,6 +359,7 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	stopTrack()
 	<-trackDone
+	<-sampleDone
 	return a.finish(ctx, why, waitErr)
 }
 
@@ -503,6 +519,9 @@ func (a *agent) scriptEnv() []string {
 	}
 	for k, v := range a.job.EnvVars {
 		env = append(env, k+"="+v)
+	}
+	if a.gpus.env != nil {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+*a.gpus.env)
 	}
 	helper := filepath.Join(a.dir, "gantry-python")
 	env = append(env, track.Environ(a.job.RunID, a.job.Experiment, a.dir)...)

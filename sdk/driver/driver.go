@@ -30,6 +30,7 @@ type Job struct {
 	Target       string // the target's name
 	Config       json.RawMessage
 	NodeCount    int // nodes the run asks for (clusters); 0 or 1: one
+	GPUCount     int // GPUs the run asks for, per node; 0: none
 }
 
 // Handle is what a driver needs to find a run again: opaque state of the

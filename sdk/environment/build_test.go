@@ -353,3 +353,20 @@ func TestBuildWaitHonoursContext(t *testing.T) {
 		t.Errorf("log does not say the build waits: %q", log.String())
 	}
 }
+
+// An environment that names a build of a package for CUDA (the local
+// version +cu121, as PyTorch's wheels carry) gets that build, and its log
+// says so: what was resolved, not just what was asked for.
+func TestBuildLogShowsTheCUDABuildResolved(t *testing.T) {
+	pyMinor := needVenv(t)
+	t.Parallel()
+	e := tinyEnv(writeWheelVersion(t, "0.1.0+cu121"), pyMinor, "gantry-tiny==0.1.0+cu121")
+	var log syncBuffer
+	built, err := (&Builder{CondaTools: noConda}).Build(context.Background(), e, t.TempDir(), &log)
+	if err != nil {
+		t.Fatalf("Build: %v\nlog:\n%s", err, log.String())
+	}
+	if !slices.Contains(built.Packages, "gantry-tiny==0.1.0+cu121") || !strings.Contains(log.String(), "  gantry-tiny==0.1.0+cu121") {
+		t.Errorf("packages %v; log:\n%s", built.Packages, log.String())
+	}
+}

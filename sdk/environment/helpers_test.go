@@ -40,13 +40,18 @@ func needVenv(t *testing.T) string {
 // writeWheel writes a tiny pure-Python wheel, gantry-tiny 0.1.0, with a
 // module gantry_tiny and a console script gantry-tiny, into a new
 // directory (an offline wheelhouse) and returns the directory.
-func writeWheel(t testing.TB) string {
+func writeWheel(t testing.TB) string { return writeWheelVersion(t, "0.1.0") }
+
+// writeWheelVersion is writeWheel with another version of gantry-tiny,
+// such as a local version of a build for CUDA ("0.1.0+cu121").
+func writeWheelVersion(t testing.TB, version string) string {
 	t.Helper()
+	info := "gantry_tiny-" + version + ".dist-info/"
 	files := []struct{ name, body string }{
-		{"gantry_tiny/__init__.py", "VERSION = \"0.1.0\"\n\n\ndef main():\n    print(\"gantry-tiny ok\")\n"},
-		{"gantry_tiny-0.1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: gantry-tiny\nVersion: 0.1.0\nSummary: test package\n"},
-		{"gantry_tiny-0.1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: gantry-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-		{"gantry_tiny-0.1.0.dist-info/entry_points.txt", "[console_scripts]\ngantry-tiny = gantry_tiny:main\n"},
+		{"gantry_tiny/__init__.py", "VERSION = \"" + version + "\"\n\n\ndef main():\n    print(\"gantry-tiny ok\")\n"},
+		{info + "METADATA", "Metadata-Version: 2.1\nName: gantry-tiny\nVersion: " + version + "\nSummary: test package\n"},
+		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: gantry-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+		{info + "entry_points.txt", "[console_scripts]\ngantry-tiny = gantry_tiny:main\n"},
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -60,8 +65,8 @@ func writeWheel(t testing.TB) string {
 		sum := sha256.Sum256([]byte(f.body))
 		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.body))
 	}
-	record.WriteString("gantry_tiny-0.1.0.dist-info/RECORD,,\n")
-	w, err := zw.Create("gantry_tiny-0.1.0.dist-info/RECORD")
+	record.WriteString(info + "RECORD,,\n")
+	w, err := zw.Create(info + "RECORD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +75,7 @@ func writeWheel(t testing.TB) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "gantry_tiny-0.1.0-py3-none-any.whl"), buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "gantry_tiny-"+version+"-py3-none-any.whl"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"gantry/sdk/gpu"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -41,12 +43,10 @@ func probe(ctx context.Context, root string) Probe {
 	} else {
 		p.DockerNote = "no docker on PATH"
 	}
-	if path, err := exec.LookPath("nvidia-smi"); err == nil {
-		for _, l := range strings.Split(run(ctx, path, "-L"), "\n") {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, "GPU ") {
-				p.GPUs = append(p.GPUs, l)
-			}
-		}
+	if devs, err := gpu.Detect(ctx); err != nil {
+		p.GPUNote = err.Error()
+	} else {
+		p.GPUs = devs
 	}
 	if path, err := exec.LookPath("sbatch"); err == nil {
 		probeSlurm(ctx, &p, path)

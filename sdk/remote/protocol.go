@@ -12,6 +12,8 @@
 package remote
 
 import (
+	"gantry/sdk/gpu"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -102,23 +104,43 @@ type Hello struct {
 
 // Probe describes the remote machine, for attach and status.
 type Probe struct {
-	OS         string   `msgpack:"os"`     // e.g. "Debian GNU/Linux 12 (bookworm)"
-	Kernel     string   `msgpack:"kernel"` // release
-	Arch       string   `msgpack:"arch"`   // GOOS/GOARCH
-	CPUs       int      `msgpack:"cpus"`
-	MemoryMB   int64    `msgpack:"memory_mb"`
-	Python     string   `msgpack:"python"` // "Python 3.11.2", or "" when there is none
-	PythonPath string   `msgpack:"python_path"`
-	Conda      string   `msgpack:"conda"`  // version, or ""
-	Docker     string   `msgpack:"docker"` // engine version, or "" (with DockerNote saying why)
-	DockerNote string   `msgpack:"docker_note,omitempty"`
-	GPUs       []string `msgpack:"gpus"`                 // nvidia-smi -L lines
-	FreeDiskMB int64    `msgpack:"free_disk_mb"`         // where the remote root is
-	Slurm      string   `msgpack:"slurm,omitempty"`      // sbatch --version ("slurm 22.05.8"), on a login node
-	Partitions []string `msgpack:"partitions,omitempty"` // sinfo: "NAME AVAIL NODES STATE" lines
+	OS         string       `msgpack:"os"`     // e.g. "Debian GNU/Linux 12 (bookworm)"
+	Kernel     string       `msgpack:"kernel"` // release
+	Arch       string       `msgpack:"arch"`   // GOOS/GOARCH
+	CPUs       int          `msgpack:"cpus"`
+	MemoryMB   int64        `msgpack:"memory_mb"`
+	Python     string       `msgpack:"python"` // "Python 3.11.2", or "" when there is none
+	PythonPath string       `msgpack:"python_path"`
+	Conda      string       `msgpack:"conda"`  // version, or ""
+	Docker     string       `msgpack:"docker"` // engine version, or "" (with DockerNote saying why)
+	DockerNote string       `msgpack:"docker_note,omitempty"`
+	GPUs       []gpu.Device `msgpack:"gpus"`                 // from nvidia-smi --query-gpu; none without it
+	GPUNote    string       `msgpack:"gpu_note,omitempty"`   // why GPUs is empty on a machine with nvidia-smi
+	FreeDiskMB int64        `msgpack:"free_disk_mb"`         // where the remote root is
+	Slurm      string       `msgpack:"slurm,omitempty"`      // sbatch --version ("slurm 22.05.8"), on a login node
+	Partitions []string     `msgpack:"partitions,omitempty"` // sinfo: "NAME AVAIL NODES STATE" lines
 	// SlurmNote says why Slurm and Partitions are empty on a machine that
 	// has sbatch: it is not configured there, or sinfo failed.
 	SlurmNote string `msgpack:"slurm_note,omitempty"`
+}
+
+// DescribeGPUs writes a machine's GPUs, a line each, indented like
+// Describe's lines; note says why there are none when nvidia-smi failed.
+func DescribeGPUs(w io.Writer, gpus []gpu.Device, note string) {
+	switch {
+	case len(gpus) == 0 && note != "":
+		fmt.Fprintf(w, "  GPUs:    none usable (%s)\n", note)
+	case len(gpus) == 0:
+		fmt.Fprintf(w, "  GPUs:    none (no nvidia-smi)\n")
+	default:
+		for i, d := range gpus {
+			label := "  GPUs:   "
+			if i > 0 {
+				label = "         "
+			}
+			fmt.Fprintf(w, "%s %s\n", label, d)
+		}
+	}
 }
 
 // Describe writes what the probe found, a line per subject, each
@@ -134,11 +156,7 @@ func (p *Probe) Describe(w io.Writer) {
 	fmt.Fprintf(w, "  Python:  %s\n", or(strings.TrimSpace(p.Python+" "+p.PythonPath), "none on PATH: runs need an interpreter path, a system-managed environment with conda, or Docker"))
 	fmt.Fprintf(w, "  Conda:   %s\n", or(p.Conda, "none"))
 	fmt.Fprintf(w, "  Docker:  %s\n", or(p.Docker, "none ("+p.DockerNote+")"))
-	gpus := "none"
-	if len(p.GPUs) > 0 {
-		gpus = strings.Join(p.GPUs, "; ")
-	}
-	fmt.Fprintf(w, "  GPUs:    %s\n", gpus)
+	DescribeGPUs(w, p.GPUs, p.GPUNote)
 	fmt.Fprintf(w, "  Disk:    %d MiB free under the remote root\n", p.FreeDiskMB)
 	switch {
 	case p.Slurm != "" && p.SlurmNote != "":

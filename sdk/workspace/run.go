@@ -58,6 +58,11 @@ type RunSpec struct {
 	// that run is Supersedes, whose key then passes to the new run.
 	SubmitKey  string
 	Supersedes string
+	// Reused, if not "", records a run that does no work of its own since
+	// it reuses the results of an earlier one (a pipeline step whose
+	// inputs match a completed step's): the run is created Completed,
+	// with one event from NotStarted whose reason is Reused.
+	Reused string
 }
 
 // A KeyBoundError reports a submit key that a run holds already: NewRun
@@ -200,6 +205,15 @@ func (w *Workspace) newRun(ctx context.Context, spec RunSpec) (Run, error) {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO run_events (run, time, from_state, to_state, reason)
 			VALUES (?, ?, '', ?, 'created')`, seq, now, string(StateNotStarted))
+		if err != nil || spec.Reused == "" {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, started = ?2, ended = ?2 WHERE seq = ?3`,
+			string(StateCompleted), now, seq); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO run_events (run, time, from_state, to_state, reason)
+			VALUES (?, ?, ?, ?, ?)`, seq, now, string(StateNotStarted), string(StateCompleted), spec.Reused)
 		return err
 	})
 	if err != nil {
@@ -245,6 +259,7 @@ type Filter struct {
 	State      State             // the state, if not ""
 	ParentID   string            // the parent run's ID, if not ""
 	Tags       map[string]string // tags the runs have, each with that value
+	Properties map[string]string // properties the runs have, each with that value
 	Limit      int               // the most runs to return, if > 0
 }
 
@@ -272,6 +287,10 @@ func (w *Workspace) Runs(ctx context.Context, f Filter) ([]Run, error) {
 	}
 	for k, v := range f.Tags {
 		conds = append(conds, `EXISTS (SELECT 1 FROM run_tags t WHERE t.run = r.seq AND t.key = ? AND t.value = ?)`)
+		args = append(args, k, v)
+	}
+	for k, v := range f.Properties {
+		conds = append(conds, `r.seq IN (SELECT run FROM run_properties WHERE key = ? AND value = ?)`)
 		args = append(args, k, v)
 	}
 	where := ""

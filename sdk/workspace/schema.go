@@ -111,6 +111,8 @@ func migrations() []string {
 		key TEXT NOT NULL PRIMARY KEY,
 		run INTEGER NOT NULL REFERENCES runs (seq)
 	);`,
+		// 4: runs found by a property's value (a pipeline step's reuse key).
+		`CREATE INDEX run_properties_value ON run_properties (key, value);`,
 	}
 }
 

@@ -18,6 +18,7 @@ const (
 	KindLocal Kind = "local" // this machine
 	KindSSH   Kind = "ssh"   // a machine reached over SSH
 	KindSlurm Kind = "slurm" // a Slurm cluster
+	KindSpark Kind = "spark" // a Spark standalone cluster, by its master's URL
 )
 
 // A ProvisioningState says whether a compute target is ready for use.
@@ -87,9 +88,9 @@ func checkTarget(t *Target) ([]byte, error) {
 		return nil, err
 	}
 	switch t.Kind {
-	case KindLocal, KindSSH, KindSlurm:
+	case KindLocal, KindSSH, KindSlurm, KindSpark:
 	default:
-		return nil, fmt.Errorf("compute kind %q is invalid: use %q, %q or %q", t.Kind, KindLocal, KindSSH, KindSlurm)
+		return nil, fmt.Errorf("compute kind %q is invalid: use %q, %q, %q or %q", t.Kind, KindLocal, KindSSH, KindSlurm, KindSpark)
 	}
 	switch t.ProvisioningState {
 	case "":

@@ -124,3 +124,27 @@ const lowSuffix = "_low"
 
 // maxNodesPerPool is the size of a pool's block of slurmd ports.
 const maxNodesPerPool = 64
+
+// CheckGPUs refuses a run that asks for more GPUs per node than the
+// cluster's nodes have, naming the sizes of sizes (nil: the default
+// catalogue) whose nodes would do.
+func (c Config) CheckGPUs(n int, sizes Catalogue) error {
+	if n <= c.VMSize.GPUs {
+		return nil
+	}
+	if sizes == nil {
+		sizes = DefaultCatalogue()
+	}
+	var fit []string
+	for _, s := range sizes {
+		if s.GPUs >= n {
+			fit = append(fit, fmt.Sprintf("%s (%d GPUs)", s.Name, s.GPUs))
+		}
+	}
+	what := "no size of the catalogue has that many"
+	if len(fit) > 0 {
+		what = "sizes with enough: " + strings.Join(fit, ", ")
+	}
+	return fmt.Errorf("the run asks for %d GPUs per node, and the nodes of cluster %s (%s) have %d: "+
+		"use a cluster of another size (%s)", n, c.Pool, c.VMSize.Name, c.VMSize.GPUs, what)
+}

@@ -69,7 +69,14 @@ func (d *Driver) Submit(ctx context.Context, job driver.Job) (driver.Handle, err
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return driver.Handle{}, fmt.Errorf("submit run %s: write batch script: %w", job.RunID, err)
 	}
-	out, err := in.command(ctx, "sbatch", SbatchArgs(c, job.RunID, job.RunDir, nodes, path)...)
+	args := SbatchArgs(c, job.RunID, job.RunDir, nodes, path)
+	if job.GPUCount > 0 {
+		if err := c.CheckGPUs(job.GPUCount, nil); err != nil {
+			return driver.Handle{}, fmt.Errorf("submit run %s: %w", job.RunID, err)
+		}
+		args = append(args[:len(args)-1], "--gres=gpu:"+strconv.Itoa(job.GPUCount), path)
+	}
+	out, err := in.command(ctx, "sbatch", args...)
 	if err != nil {
 		return driver.Handle{}, fmt.Errorf("submit run %s to cluster %q: %w", job.RunID, job.Target, err)
 	}

@@ -262,6 +262,9 @@ func (in *Instance) apply(ctx context.Context) error {
 	path := filepath.Join(in.Dir, "etc", "clusters.conf")
 	old, _ := os.ReadFile(path)
 	conf := GenerateConf(ps, base)
+	if err := writeAtomic(filepath.Join(in.Dir, "etc", "gres.conf"), []byte(GenerateGres(ps, in.gpuDevices()))); err != nil {
+		return err
+	}
 	if err := writeAtomic(path, []byte(conf)); err != nil {
 		return err
 	}
@@ -301,6 +304,18 @@ func (in *Instance) powerUp(ctx context.Context, p Pool, n int) {
 			up++
 		}
 	}
+}
+
+// gpuDevices returns the device files of a node's GPUs, with %d for the
+// index: what etc/gpu_devices says (scripts/slurm.sh makes stand-in
+// devices for nodes on one machine), else /dev/nvidia%d.
+func (in *Instance) gpuDevices() string {
+	if b, err := os.ReadFile(filepath.Join(in.Dir, "etc", "gpu_devices")); err == nil {
+		if p := strings.TrimSpace(string(b)); p != "" {
+			return p
+		}
+	}
+	return "/dev/nvidia%d"
 }
 
 func (in *Instance) nodePortBase() (int, error) {

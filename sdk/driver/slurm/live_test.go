@@ -527,3 +527,33 @@ func TestWorkerNodeLost(t *testing.T) {
 	}
 	t.Logf("history:%s", h)
 }
+
+// A cluster of a GPU size declares its nodes' GPUs to Slurm (gres.conf,
+// with stand-in devices on this machine); a run asks with --gres and sees
+// the devices Slurm gave it; a request the size cannot meet is refused at
+// submit with the sizes that would.
+func TestGPUCluster(t *testing.T) {
+	ws, ctx := open(t)
+	cluster(t, ws, ctx, "gpux", sdk.ManagedCluster{VMSize: "STANDARD_NC12", MaxNodes: 1, IdleSecondsBeforeScaledown: 30})
+	gres, err := os.ReadFile(filepath.Join(slurmDir, "etc", "gres.conf"))
+	if err != nil || !strings.Contains(string(gres), "NodeName=gpux-1 Name=gpu File=") {
+		t.Fatalf("gres.conf: %v\n%s", err, gres)
+	}
+	r, err := ws.Experiment("slurm").Submit(ctx, sdk.ScriptRunConfig{SourceDirectory: t.TempDir(),
+		Command:   []string{"sh", "-c", `echo "visible=[$CUDA_VISIBLE_DEVICES]"`},
+		RunConfig: sdk.RunConfiguration{Target: "gpux", GPUCount: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := wait(t, ctx, r); got != workspace.StateCompleted {
+		t.Fatalf("run %s%s\n%s", got, history(ctx, r), slurmErrors())
+	}
+	if out := output(t, r, "logs/output.log"); !strings.Contains(out, "visible=[0,1]") {
+		t.Errorf("the run saw %q, want Slurm's two devices", out)
+	}
+	_, err = ws.Experiment("slurm").Submit(ctx, sdk.ScriptRunConfig{SourceDirectory: t.TempDir(),
+		Command: []string{"true"}, RunConfig: sdk.RunConfiguration{Target: "gpux", GPUCount: 3}})
+	if err == nil || !strings.Contains(err.Error(), "STANDARD_NC24 (4 GPUs)") {
+		t.Fatalf("3 GPUs on 2-GPU nodes: %v", err)
+	}
+}

@@ -104,3 +104,20 @@ func freeBlock(pools []Pool) int {
 		}
 	}
 }
+
+// GenerateGres returns gres.conf for pools: each node of a pool whose size
+// has GPUs declares that many gpu devices, the files devices names with
+// %d for the index (0, 1, ...), so Slurm hands a job the devices it asked
+// for (--gres=gpu:N) and sets CUDA_VISIBLE_DEVICES.
+func GenerateGres(pools []Pool, devices string) string {
+	pools = slices.Clone(pools)
+	slices.SortFunc(pools, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
+	var b strings.Builder
+	b.WriteString("# Gantry managed clusters' GPUs: written by Gantry from clusters.d; do not edit.\n")
+	for _, p := range pools {
+		for i := 0; i < p.Size.GPUs; i++ {
+			fmt.Fprintf(&b, "NodeName=%s Name=gpu File=%s\n", p.Nodes(), fmt.Sprintf(devices, i))
+		}
+	}
+	return b.String()
+}

@@ -153,3 +153,24 @@ func TestParseNodes(t *testing.T) {
 		t.Fatalf("parseNodes = %+v", ns)
 	}
 }
+
+func TestGenerateGres(t *testing.T) {
+	pools := []Pool{
+		{Name: "gpu", Size: Size{Name: "NC12", CPUs: 12, MemoryMB: 1000, GPUs: 2}, MaxNodes: 3},
+		{Name: "cpu", Size: Size{Name: "D1", CPUs: 1, MemoryMB: 1000}, MaxNodes: 2},
+	}
+	got := GenerateGres(pools, "/srv/dev/gpu%d")
+	want := "# Gantry managed clusters' GPUs: written by Gantry from clusters.d; do not edit.\n" +
+		"NodeName=gpu-[1-3] Name=gpu File=/srv/dev/gpu0\n" +
+		"NodeName=gpu-[1-3] Name=gpu File=/srv/dev/gpu1\n"
+	if got != want {
+		t.Errorf("GenerateGres =\n%s\nwant\n%s", got, want)
+	}
+	c := Config{Pool: "cpu", VMSize: pools[1].Size}
+	if err := c.CheckGPUs(1, nil); err == nil || !strings.Contains(err.Error(), "STANDARD_NC6 (1 GPUs)") {
+		t.Errorf("CheckGPUs on a CPU cluster: %v", err)
+	}
+	if err := (Config{Pool: "gpu", VMSize: pools[0].Size}).CheckGPUs(2, nil); err != nil {
+		t.Errorf("CheckGPUs(2) on 2-GPU nodes: %v", err)
+	}
+}

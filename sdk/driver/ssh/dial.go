@@ -44,6 +44,13 @@ func (s *Secrets) Forget(key string) {
 	delete(s.known, key)
 }
 
+// Get returns the secret kept under key ("TARGET/WHAT"): from the
+// environment variable envName when it is set, else from memory, else by
+// asking question if prompt allows.
+func (s *Secrets) Get(ctx context.Context, key, envName string, prompt bool, question string) (string, error) {
+	return s.get(ctx, key, envName, prompt, question)
+}
+
 // get returns the secret from env when envName is set, else from memory,
 // else by prompting if allowed.
 func (s *Secrets) get(ctx context.Context, key, envName string, prompt bool, question string) (string, error) {

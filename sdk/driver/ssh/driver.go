@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 
 	"gantry/sdk/driver"
@@ -174,8 +175,12 @@ func (d *Driver) submit(ctx context.Context, job driver.Job, cfg Config) (driver
 		st.BlobsSent++
 	}
 	if cfg.Slurm != nil {
+		args := cfg.Slurm.sbatchArgs()
+		if job.GPUCount > 0 {
+			args = append(args, "--gres=gpu:"+strconv.Itoa(job.GPUCount))
+		}
 		resp, err = c.Call(ctx, remote.Request{Op: remote.OpSubmit, Run: job.RunID, Nodes: job.NodeCount,
-			Requeue: cfg.Slurm.Requeue, Args: cfg.Slurm.sbatchArgs()})
+			Requeue: cfg.Slurm.Requeue, Args: args})
 		if err != nil {
 			return driver.Handle{}, fmt.Errorf("submit the run to Slurm from %s: %w", job.Target, err)
 		}

@@ -288,7 +288,7 @@ func (p *Pool) bootstrap(ctx context.Context, c *Conn, cfg *Config) error {
 		// a name of its own per copy, so no truncated agent ever is.
 		tmp := fmt.Sprintf("%s.tmp-%d", remoteBin, time.Now().UnixNano())
 		_, err = output(ctx, c.client, f, fmt.Sprintf(
-			"mkdir -p %[1]s && cat > %[2]s && if [ \"$(wc -c < %[2]s)\" -eq %[4]d ]; then chmod 755 %[2]s && mv %[2]s %[3]s; "+
+			"mkdir -p %[1]s && cat > %[2]s && set -- $(ls -ln %[2]s) && if [ \"$5\" = %[4]d ]; then chmod 755 %[2]s && mv %[2]s %[3]s; "+
 				"else rm -f %[2]s; echo 'the copy of the agent is incomplete' >&2; exit 1; fi",
 			shellQuote(rootDir+"/bin"), shellQuote(tmp), shellQuote(remoteBin), fi.Size()))
 		f.Close()
