@@ -11,6 +11,7 @@ import (
 	"gantry/sdk/agent"
 	"gantry/sdk/driver"
 	"gantry/sdk/environment"
+	"gantry/sdk/snapshot"
 	"gantry/sdk/workspace"
 )
 
@@ -30,15 +31,14 @@ func (src *ScriptRunConfig) notebook() bool {
 // it, refusing what would fail on the target: parameters that do not
 // translate into the notebook's language, a kernel the target lacks.
 // explicitEnv says that the run names an environment of its own.
-func (ws *Workspace) notebookJob(ctx context.Context, src ScriptRunConfig, env *environment.Environment, explicitEnv bool,
-	drv driver.Driver, t workspace.Target) (*agent.NotebookJob, error) {
+func (ws *Workspace) notebookJob(ctx context.Context, src ScriptRunConfig, m *snapshot.Manifest, store *snapshot.BlobStore,
+	env *environment.Environment, explicitEnv bool, drv driver.Driver, t workspace.Target) (*agent.NotebookJob, error) {
 	if t.Kind == workspace.KindSpark {
 		// A notebook on Spark needs its cells to see the Spark session,
 		// which gantry nbrun does not set up yet.
 		return nil, fmt.Errorf("notebook %s: notebooks do not run on Spark targets yet: submit a .py script there, or run the notebook on another target", src.Script)
 	}
-	path := filepath.Join(src.SourceDirectory, src.Script)
-	nb, err := notebook.ReadFile(path)
+	nb, err := snapshotNotebook(m, store, src.Script)
 	if err != nil {
 		return nil, err
 	}
@@ -95,4 +95,27 @@ func (ws *Workspace) notebookJob(ctx context.Context, src ScriptRunConfig, env *
 		return nil, fmt.Errorf("notebook %s cannot run: %w", src.Script, err)
 	}
 	return job, nil
+}
+
+// snapshotNotebook reads the notebook at path in the run's snapshot: what
+// the target will run, whether it came from a source directory or was
+// prepared (a pipeline step).
+func snapshotNotebook(m *snapshot.Manifest, store *snapshot.BlobStore, path string) (*notebook.Notebook, error) {
+	want := filepath.ToSlash(filepath.Clean(path))
+	for _, e := range m.Entries {
+		if e.Path != want || e.IsSymlink() {
+			continue
+		}
+		f, err := store.Open(e.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("notebook %s: %w", path, err)
+		}
+		defer f.Close()
+		nb, err := notebook.Read(f)
+		if err != nil {
+			return nil, fmt.Errorf("notebook %s: %w", path, err)
+		}
+		return nb, nil
+	}
+	return nil, fmt.Errorf("notebook %s is not in the run's snapshot: is it a link, or excluded by an ignore file?", path)
 }

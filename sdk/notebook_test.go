@@ -161,6 +161,8 @@ func TestNotebookSubmitRefusesWhatCannotRun(t *testing.T) {
 	goNB := writeNotebook(t, "gantry", "go", "x := 1")
 	missing := writeNotebook(t, "nosuch-kernel", "python", "x = 1")
 	script := writeScript(t, "print(1)\n")
+	ignored := writeNotebook(t, "gantry", "go", "x := 1")
+	os.WriteFile(filepath.Join(ignored, ".gantryignore"), []byte("*.ipynb\n"), 0o644)
 	for _, tc := range []struct {
 		name string
 		src  ScriptRunConfig
@@ -174,6 +176,8 @@ func TestNotebookSubmitRefusesWhatCannotRun(t *testing.T) {
 			`parameter name "learning-rate" is not a Go identifier`},
 		{"parameter not a value", ScriptRunConfig{SourceDirectory: goNB, Script: "train.ipynb", Parameters: map[string]any{"f": func() {}}},
 			"parameter f: a func() cannot be a parameter"},
+		{"notebook not sent", ScriptRunConfig{SourceDirectory: ignored, Script: "train.ipynb"},
+			"notebook train.ipynb is not in the run's snapshot: is it a link, or excluded by an ignore file?"},
 		{"arguments to a notebook", ScriptRunConfig{SourceDirectory: goNB, Script: "train.ipynb", Arguments: []string{"--alpha", "1"}},
 			"takes Parameters (-p NAME VALUE), not Arguments"},
 		{"parameters to a script", ScriptRunConfig{SourceDirectory: script, Script: "train.py", Parameters: map[string]any{"a": 1}},

@@ -271,7 +271,7 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		return nil, fmt.Errorf("submit to %q: %w", target, err)
 	}
 	if src.notebook() {
-		nb, err := ws.notebookJob(ctx, src, env, src.RunConfig.Environment != nil, drv, t)
+		nb, err := ws.notebookJob(ctx, src, m, store, env, src.RunConfig.Environment != nil, drv, t)
 		if err != nil {
 			return nil, fmt.Errorf("submit to %q: %w", target, err)
 		}
