@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-nb clean
+.PHONY: all setup build demo demo-remote demo-cluster test go-test py-test go-next-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-nb conformance clean
 
 all: test
 
@@ -39,7 +39,7 @@ demo-cluster: setup
 # tests ($GANTRY_SPARK_DIR) and is stopped at the end.
 test: setup
 	@scripts/spark.sh start $(BUILD)/spark
-	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test; \
+	@GANTRY_SPARK_DIR="$(abspath $(BUILD)/spark)" $(MAKE) --no-print-directory -k go-test py-test go-next-test; \
 		rc=$$?; scripts/spark.sh stop $(BUILD)/spark; exit $$rc
 
 # The Slurm tests run agents with the binary setup built (else they build one).
@@ -48,6 +48,17 @@ go-test:
 
 py-test:
 	$(PY) -m pytest $(PYTEST_ARGS) tests/
+
+# The newest Go too: the standard library tables and the kernel built by
+# $(GO_NEXT) (fetched from the Go module proxy on first use) into
+# $(BUILD)/$(GO_NEXT), then the protocol (jupyter_kernel_test too), standard
+# library and conformance subset tests against that kernel.
+GO_NEXT ?= go1.27.3
+go-next-test:
+	GOTOOLCHAIN=$(GO_NEXT) $(GO) test -count=1 ./kernel/gostd/...
+	GOTOOLCHAIN=$(GO_NEXT) $(GO) build -o $(BUILD)/$(GO_NEXT)/gantry ./cmd/gantry
+	GANTRY_BIN="$(abspath $(BUILD)/$(GO_NEXT)/gantry)" $(PY) -m pytest $(PYTEST_ARGS) \
+		tests/test_protocol.py tests/test_conformance.py tests/test_stdlib.py tests/test_conformance_subset.py
 
 # Gantry and ipykernel side by side; writes bench/results/latest.md.
 bench: setup
@@ -83,6 +94,11 @@ bench-faults: setup
 # steps, a fully reused pipeline); writes bench/results/pipeline.md.
 bench-pipeline: build
 	GANTRY_AGENT_BINARY="$(CURDIR)/bin/gantry" $(GO) run ./bench/pipelinebench -out bench/results/pipeline.md
+
+# Go's own run programs (GOROOT/test) through the kernel beside the yaegi
+# v0.16.1 CLI; writes bench/results/conformance.md and .json. ~10 minutes.
+conformance: build
+	$(PY) bench/conformance/conformance.py
 
 clean:
 	rm -rf bin $(BUILD) bench/results .pytest_cache

@@ -21,3 +21,6 @@ require (
 	golang.org/x/sys v0.38.0 // indirect
 	golang.org/x/text v0.31.0 // indirect
 )
+
+// yaegi v0.16.1 with Gantry's patches (third_party/yaegi/PATCHES.md, DEPENDENCIES.md).
+replace github.com/traefik/yaegi => ./third_party/yaegi

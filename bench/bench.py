@@ -13,6 +13,9 @@ noise on the machine hits both alike. Measured:
 * trivial cell -> idle
 * 10,000 printed lines -> all output + idle
 * a loop summing i*i for i < 2e7 (top level of the cell) -> idle
+* trivial cell -> idle again after 200 cells of declarations (a type with a
+  method, funcs; Python: a class and functions): Gantry type-checks each cell
+  against the earlier ones, so this shows whether that grows with the session
 * RSS of the kernel's process tree (psutil) after start and after those cells,
   summed, and with pages shared between the tree's processes counted once
 
@@ -38,7 +41,7 @@ import psutil
 from jupyter_client import KernelManager
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "bin" / "gantry"
+BIN = Path(os.environ.get("GANTRY_BIN", ROOT / "bin" / "gantry"))  # another build to compare, e.g. main's
 HANG = 300
 
 CODE = {
@@ -47,12 +50,20 @@ CODE = {
         "trivial": "1+1",
         "lines": 'for i := 0; i < 10000; i++ {\n\tfmt.Println("line", i)\n}',
         "loop": "total := 0\nfor i := 0; i < 20000000; i++ {\n\ttotal += i * i\n}\ntotal",
+        "decl": "type T{n} struct{{ a, b int; s string }}\n"
+                "func (t T{n}) Sum() int {{ return t.a + t.b + len(t.s) }}\n"
+                "func f{n}(x int) int {{ return x + {n} }}\n"
+                "v{n} := T{n}{{a: {n}}}",
     },
     "python3": {
         "warmup": "import sys",
         "trivial": "1+1",
         "lines": 'for i in range(10000):\n    print("line", i)',
         "loop": "total = 0\nfor i in range(20000000):\n    total += i * i\ntotal",
+        "decl": "class T{n}:\n    def __init__(self, a=0, b=0, s=''):\n        self.a, self.b, self.s = a, b, s\n"
+                "    def sum(self):\n        return self.a + self.b + len(self.s)\n"
+                "def f{n}(x):\n    return x + {n}\n"
+                "v{n} = T{n}(a={n})",
     },
 }
 LABEL = {"gantry": "gantry", "python3": "ipykernel"}
@@ -226,6 +237,7 @@ def main() -> int:
     ap.add_argument("--reps-trivial", type=int, default=30)
     ap.add_argument("--reps-lines", type=int, default=5)
     ap.add_argument("--reps-loop", type=int, default=3)
+    ap.add_argument("--decls", type=int, default=200, help="declaration cells before the last trivial cells")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
     kernels = [k for k in args.kernels.split(",") if k]
@@ -298,6 +310,15 @@ def main() -> int:
         print("lines done", file=sys.stderr)
         bench("sum i*i for i < 2e7 -> idle", "loop", args.reps_loop)
         print("loop done", file=sys.stderr)
+        for n in range(args.decls):
+            for k, r in list(runs.items()):
+                try:
+                    r.cell(CODE[k]["decl"].format(n=n))
+                except Exception as e:
+                    errors[k] = f"declaration cell {n}: {e}"
+                    runs.pop(k).stop()
+        bench(f"trivial cell after {args.decls} declaration cells -> idle", "trivial", args.reps_trivial)
+        print("declarations done", file=sys.stderr)
         time.sleep(1.0)  # memory at rest: both kernels idle for 1 s
         for k, r in runs.items():
             add(k, "RSS after the cells above, 1 s idle (MiB)", r.rss_mib())

@@ -290,3 +290,50 @@ def test_pip_no_match_comes_back_with_a_hint(k, tmp_path):
     assert f"find-links: [{project / 'wheels'}]" in out, out
     assert "hint: pip found no distribution of tinypin==0.2.0" in out, out
     assert f"--find-links {project / 'wheels'}, which holds tinypin-0.1.0-py3-none-any.whl" in out, out
+
+
+def test_nil_error_as_last_line_shows_nothing(k):
+    """`ws.Close()` as a notebook's last cell printed <nil>: a nil error (any
+    nil interface) as the trailing value shows nothing, as IPython shows
+    nothing for None; a non-nil error and a nil pointer still show."""
+    k.ok('import "errors"\nfunc closeIt() error { return nil }\nfunc failIt() error { return errors.New("it broke") }')
+    _, outputs = k.ok("closeIt()")
+    assert not [o for o in outputs if o["msg_type"] == "execute_result"], outputs
+    _, outputs = k.ok("var anyNil any\nanyNil")
+    assert not [o for o in outputs if o["msg_type"] == "execute_result"], outputs
+    _, outputs = k.ok("failIt()")
+    results = [o for o in outputs if o["msg_type"] == "execute_result"]
+    assert results and "it broke" in results[0]["content"]["data"]["text/plain"], outputs
+    _, outputs = k.ok("var nilPtr *int\nnilPtr")
+    results = [o for o in outputs if o["msg_type"] == "execute_result"]
+    assert results and results[0]["content"]["data"]["text/plain"] == "<nil>", outputs
+
+
+# --- an error no line reads stops the cell ----------------------------------------------
+
+def test_unread_error_stops_the_cell(k):
+    """Go as short as Python without hiding errors: a top-level `v, err :=
+    f()` whose err no later line of the cell reads stops the cell there when
+    err is not nil, reported at the statement's line; read, or discarded with
+    _, the error is the cell's to handle."""
+    k.ok('import ("fmt"; "strconv")')
+    reply, outputs = k.run('n, err := strconv.Atoi("forty")\nfmt.Println("after", n)')
+    assert reply["content"]["status"] == "error", summarize(outputs)
+    err = reply["content"]
+    assert err["ename"] == "*strconv.NumError", err
+    assert re.match(r"cell\[\d+\]:1:1: strconv.Atoi: parsing \"forty\": invalid syntax", err["evalue"]), err
+    assert "after" not in stdout_of(outputs), "the cell went on after the error"
+    assert "no later line of the cell reads" in "\n".join(err["traceback"]), err
+
+    _, outputs = k.ok('m, err := strconv.Atoi("42")\nfmt.Println("m is", m)')
+    assert "m is 42" in stdout_of(outputs)
+
+    _, outputs = k.ok('p, err := strconv.Atoi("x")\nif err != nil { fmt.Println("handled:", p) }')
+    assert "handled: 0" in stdout_of(outputs)
+
+    _, outputs = k.ok('q, _ := strconv.Atoi("x")\nfmt.Println("discarded:", q)')
+    assert "discarded: 0" in stdout_of(outputs)
+
+    # Inside a func it is Go as usual: nothing is added.
+    _, outputs = k.ok('func parse() int { v, err := strconv.Atoi("x"); _ = err; return v }\nfmt.Println("parse:", parse())')
+    assert "parse: 0" in stdout_of(outputs)

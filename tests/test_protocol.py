@@ -174,26 +174,13 @@ def test_generic_type(kernel_factory):
     assert k.value('st := &Stack[string]{}\nst.Push("a")\nst.Push("b")\nlen(st.items)') == "2"
 
 
-@pytest.mark.xfail(strict=True, reason="yaegi v0.16.1 panics compiling `v := GenericFunc(...)` at "
-                   "global scope; strict, so a yaegi upgrade that fixes it is noticed")
 def test_generic_call_result_assigned(kernel_factory):
-    """`v := genericCall(...)` at the top level of a cell (yaegi 0.16.1 itself
-    panics on this at global scope; inside a func it works)."""
+    """`v := genericCall(...)` at the top level of a cell (yaegi v0.16.1
+    panics on this at global scope; the kernel calls a concrete copy)."""
     k = kernel_factory()
     k.ok(MAP_DECL)
     k.ok("sq := Map([]int{1, 2}, func(i int) int { return i + 1 })")
     assert k.value("sq") == "[2 3]"
-
-
-def test_generic_call_result_assigned_explains(kernel_factory):
-    """Until yaegi handles it, the error says what to do instead, and the
-    kernel keeps working."""
-    k = kernel_factory()
-    k.ok(MAP_DECL)
-    reply, _ = k.run("sq := Map([]int{1, 2}, func(i int) int { return i + 1 })")
-    assert reply["content"]["status"] == "error"
-    assert "generic func" in reply["content"]["evalue"]
-    assert k.value("1 + 1") == "2"
 
 
 def test_compile_error_has_cell_position(k):

@@ -4,9 +4,11 @@
 package sqlitedsn
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -23,4 +25,22 @@ func For(abs string, busy time.Duration) string {
 	q.Set("_txlock", "immediate")
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 	return u.String()
+}
+
+// RetryOpen calls open until it does not fail with "database is locked",
+// for up to about two seconds. Processes that open a new database at once
+// race to switch it to write-ahead logging, and SQLite answers the loser
+// "database is locked" at once, without calling its busy handler.
+func RetryOpen(ctx context.Context, open func() error) error {
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		err := open()
+		if err == nil || !strings.Contains(err.Error(), "database is locked") || wait > time.Second {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }

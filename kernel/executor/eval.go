@@ -20,6 +20,10 @@ import (
 	"gantry/display"
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
+	"gantry/kernel/front"
+	"gantry/kernel/gostd"
+	"gantry/kernel/lower"
+	"gantry/kernel/symbols"
 	"gantry/magics"
 )
 
@@ -33,6 +37,10 @@ type chunkPos struct {
 	exec int // execution count of the cell
 	line int // cell line of the chunk's first line
 	col  int // cell column of the chunk's first byte
+
+	// remap, if set, maps a 1-based line and column in the compiled text
+	// to the chunk's source before lowering (lower.Part.Pos).
+	remap func(line, col int) (int, int)
 }
 
 // errStuck reports a cell that did not stop after an interrupt.
@@ -99,6 +107,10 @@ func (s *session) fail(ctx context.Context, reply *frame.Frame, err error) {
 }
 
 // evalGo evaluates Go source whose first line is line `line` of the cell.
+// The cell is type-checked first: a cell that does not compile runs
+// nothing. A checked cell is lowered and runs its imports, then its
+// declarations, then its statements in order; a cell the checker cannot
+// judge runs chunk by chunk as the interpreter takes it.
 func (s *session) evalGo(ctx context.Context, src string, line int) (*frame.Bundle, error) {
 	chunks, err := cell.Split(src)
 	if err != nil {
@@ -108,8 +120,50 @@ func (s *session) evalGo(ctx context.Context, src string, line int) (*frame.Bund
 		}
 		return nil, &frame.Error{Name: "SyntaxError", Value: err.Error()}
 	}
+	ch, err := s.front.Check(front.Cell{Exec: s.curExec, Line: line, Chunks: chunks})
+	var refusal *front.Refusal
+	if errors.As(err, &refusal) {
+		return nil, refused(refusal)
+	}
+	if err != nil || !ch.Typed {
+		if ch == nil {
+			return s.evalChunks(ctx, chunks, line, nil)
+		}
+		ran := map[int]bool{}
+		defer s.front.Commit(ch, func(i int) bool { return ran[i] })
+		return s.evalChunks(ctx, chunks, line, ran)
+	}
+	res, err := lower.Cell(ch, s.lower)
+	if errors.As(err, &refusal) {
+		return nil, refused(refusal)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ran := map[int]bool{}
+	defer s.front.Commit(ch, func(i int) bool { return ran[i] })
+	return s.evalParts(ctx, res, line, len(chunks)-1, ran)
+}
+
+// refused reports a cell that does not compile, every problem on a line.
+func refused(r *front.Refusal) *frame.Error {
+	name := "CompileError"
+	if r.Errors[0].Import {
+		name = "ImportError"
+	}
+	e := &frame.Error{Name: name, Value: stdHint(r.Errors[0].Error())}
+	for _, p := range r.Errors {
+		e.Traceback = append(e.Traceback, name+": "+stdHint(p.Error()))
+	}
+	return e
+}
+
+// evalChunks runs the chunks of a cell in order, as the interpreter takes
+// them; ran, if not nil, records the indexes of those that ran.
+func (s *session) evalChunks(ctx context.Context, chunks []cell.Chunk, line int, ran map[int]bool) (*frame.Bundle, error) {
 	var result *frame.Bundle
-	for _, c := range chunks {
+	var err error
+	for i, c := range chunks {
 		pos := chunkPos{exec: s.curExec, line: c.Line + line - 1, col: c.Col}
 		result = nil
 		switch c.Kind {
@@ -118,13 +172,137 @@ func (s *session) evalGo(ctx context.Context, src string, line int) (*frame.Bund
 		case cell.Decls:
 			err = s.evalDecls(ctx, c, pos)
 		case cell.Stmts:
-			result, err = s.evalStmts(ctx, c, pos)
+			result, err = s.evalStmts(ctx, c, pos, lower.ValueUnknown)
 		}
 		if err != nil {
 			return nil, err
 		}
+		if ran != nil {
+			ran[i] = true
+		}
 	}
 	return result, nil
+}
+
+// evalParts runs a lowered cell: imports, then its declarations and the
+// generated ones compiled as one unit, then its statements in order; then
+// its func main, and its top-level defers, once. Only the trailing
+// expression of the cell's last chunk (index last) is shown.
+func (s *session) evalParts(ctx context.Context, res *lower.Result, line, last int, ran map[int]bool) (result *frame.Bundle, err error) {
+	posOf := func(p *lower.Part) chunkPos {
+		pos := chunkPos{exec: s.curExec, line: p.Line + line - 1, col: p.Col, remap: p.Pos}
+		if p.Exec > 0 && p.Index < 0 {
+			pos.exec, pos.line = p.Exec, p.Line
+		}
+		return pos
+	}
+	defer func() {
+		if !res.Defers || ctx.Err() != nil {
+			return
+		}
+		if _, derr := s.run(ctx, lower.RunDefersFunc+"()", cell.Stmts, chunkPos{exec: s.curExec, line: line, col: 1}); derr != nil && err == nil {
+			result, err = nil, derr
+		}
+	}()
+	parts := res.Parts
+	first := len(parts) // the first part of statements
+	for i := 0; i < len(parts); i++ {
+		p := &parts[i]
+		switch p.Kind {
+		case cell.Imports:
+			err = s.evalImports(ctx, p.Chunk, posOf(p))
+		case cell.Decls:
+			j := i
+			for j < len(parts) && parts[j].Kind == cell.Decls {
+				j++
+			}
+			unit := parts[i:j]
+			poss := make([]chunkPos, len(unit))
+			for k := range unit {
+				poss[k] = posOf(&unit[k])
+			}
+			err = s.evalDeclParts(ctx, unit, poss)
+			if err == nil {
+				res.Done() // the generated declarations are in the interpreter
+			}
+			for _, q := range unit[:len(unit)-1] {
+				if err == nil && q.Index >= 0 {
+					ran[q.Index] = true
+				}
+			}
+			p, i = &parts[j-1], j-1
+		case cell.Stmts:
+			first = i
+		}
+		if err != nil {
+			return nil, err
+		}
+		if first < len(parts) {
+			break
+		}
+		if p.Index >= 0 {
+			ran[p.Index] = true
+		}
+	}
+	// Every statement is compiled before any runs: a chunk the interpreter
+	// cannot compile stops the cell before it has effects.
+	stmts := parts[first:]
+	compiled := make([]*compiledStmts, len(stmts))
+	for k := range stmts {
+		p := &stmts[k]
+		v := p.Value
+		if p.Index != last || !p.LastExpr {
+			v = lower.ValueNone
+		}
+		if compiled[k], err = s.compileStmts(p.Chunk, posOf(p), v); err != nil {
+			return nil, err
+		}
+	}
+	// The interpreter has every name the statements define once they
+	// compiled, also if one of them fails when it runs: later cells see
+	// them.
+	for k := range stmts {
+		ran[stmts[k].Index] = true
+	}
+	for k := range stmts {
+		p := &stmts[k]
+		b, err := s.runStmts(ctx, compiled[k])
+		if err != nil {
+			return nil, err
+		}
+		if p.Index == last {
+			result = b
+		}
+	}
+	if res.Main {
+		if _, err := s.run(ctx, lower.MainFunc+"()", cell.Stmts, chunkPos{exec: s.curExec, line: line, col: 1}); err != nil {
+			return nil, err
+		}
+	}
+	return result, nil
+}
+
+// evalDeclParts compiles declaration parts as one unit (they may refer to
+// one another in any order) and runs it, then records the declarations.
+func (s *session) evalDeclParts(ctx context.Context, unit []lower.Part, poss []chunkPos) error {
+	srcs := make([]string, len(unit))
+	for k, p := range unit {
+		srcs[k] = p.Src
+	}
+	if _, err := s.runUnit(ctx, srcs, poss); err != nil {
+		return err
+	}
+	var redefined []string
+	for _, p := range unit {
+		if p.Index < 0 {
+			continue
+		}
+		redefined = append(redefined, s.noteDecls(p.Src, p.Orig())...)
+	}
+	if len(redefined) > 0 {
+		return s.refreshCallers(ctx, redefined)
+	}
+	return nil
 }
 
 func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) error {
@@ -139,6 +317,9 @@ func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) e
 		}
 		if _, err := s.run(ctx, src, cell.Decls, pos); err != nil {
 			if strings.Contains(err.Error(), "unable to find source") || strings.Contains(err.Error(), "cannot find package") {
+				if why, ok := gostd.UnsupportedPackage(imp.Path); ok {
+					return &frame.Error{Name: "ImportError", Value: fmt.Sprintf("import %q: %s", imp.Path, why)}
+				}
 				return &frame.Error{Name: "ImportError", Value: fmt.Sprintf(
 					"import %q: not a standard library or Gantry package, and not fetched: run %%require MODULE@VERSION first "+
 						"(for example %%require github.com/google/uuid@v1.6.0)", imp.Path)}
@@ -148,7 +329,7 @@ func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) e
 		s.done[key] = true
 		name := imp.Name
 		if name == "" {
-			name = packageName(s.i, imp.Path)
+			name = packageName(imp.Path)
 		}
 		if name != "_" && name != "." {
 			s.imports[name] = imp.Path
@@ -158,33 +339,62 @@ func (s *session) evalImports(ctx context.Context, c cell.Chunk, pos chunkPos) e
 }
 
 func (s *session) evalDecls(ctx context.Context, c cell.Chunk, pos chunkPos) error {
-	decls, err := cell.ParseDecls(c.Src)
-	if err != nil {
+	if _, err := cell.ParseDecls(c.Src); err != nil {
 		return &frame.Error{Name: "SyntaxError", Value: err.Error()}
 	}
 	if _, err := s.run(ctx, c.Src, cell.Decls, pos); err != nil {
 		return err
 	}
+	if redefined := s.noteDecls(c.Src, ""); len(redefined) > 0 {
+		return s.refreshCallers(ctx, redefined)
+	}
+	return nil
+}
+
+// noteDecls records the declarations of src, as they ran, and returns the
+// funcs and methods among them that an earlier cell declared. Their
+// documentation comes from docSrc, the cell's text before lowering ("" for
+// src itself).
+func (s *session) noteDecls(src, docSrc string) []string {
+	decls, err := cell.ParseDecls(src)
+	if err != nil {
+		return nil
+	}
+	docs := map[string]cell.Decl{}
+	if docSrc != "" {
+		if ds, err := cell.ParseDecls(docSrc); err == nil {
+			for _, d := range ds {
+				for _, n := range d.Names {
+					docs[n] = d
+				}
+			}
+		}
+	}
 	var redefined []string
 	for _, d := range decls {
 		for _, n := range d.Names {
+			if n == lower.MainFunc {
+				n = "main"
+			}
 			if _, ok := s.decls[n]; ok && (d.Kind == "func" || d.Kind == "method") {
 				redefined = append(redefined, n)
 			}
 			if _, ok := s.decls[n]; !ok {
 				s.order = append(s.order, n)
 			}
-			s.decls[n] = d
+			s.evalSrc[n] = d.Src
+			doc, ok := docs[n]
+			if !ok {
+				doc = d
+			}
+			s.decls[n] = doc
 			s.names[n] = true
 			if i := strings.LastIndexByte(n, '.'); i >= 0 && d.Kind == "method" {
 				s.methods[n[i+1:]] = true
 			}
 		}
 	}
-	if len(redefined) > 0 {
-		return s.refreshCallers(ctx, redefined)
-	}
-	return nil
+	return redefined
 }
 
 // refreshCallers re-evaluates earlier funcs that call a redefined func
@@ -203,7 +413,11 @@ func (s *session) refreshCallers(ctx context.Context, redefined []string) error 
 			if changed[n] || (d.Kind != "func" && d.Kind != "method") {
 				continue
 			}
-			for _, r := range cell.Refs(d.Src) {
+			src := s.evalSrc[n]
+			if src == "" {
+				src = d.Src
+			}
+			for _, r := range cell.Refs(src) {
 				if changed[r] || changed[strings.TrimPrefix(r, "*")] {
 					changed[n] = true
 					redo = append(redo, n)
@@ -214,15 +428,39 @@ func (s *session) refreshCallers(ctx context.Context, redefined []string) error 
 		}
 	}
 	for _, n := range redo {
-		d := s.decls[n]
-		if _, err := s.run(ctx, d.Src, cell.Decls, chunkPos{exec: -1, line: 1, col: 1}); err != nil {
+		src := s.evalSrc[n]
+		if src == "" {
+			src = s.decls[n].Src
+		}
+		if _, err := s.run(ctx, src, cell.Decls, chunkPos{exec: -1, line: 1, col: 1}); err != nil {
 			fmt.Fprintf(stderr(), "warning: %s still calls the old body: re-evaluating it failed: %v\n", n, err)
 		}
 	}
 	return nil
 }
 
-func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*frame.Bundle, error) {
+// evalStmts runs a chunk of statements. If the chunk ends in an
+// expression, its value is rendered; value says whether it has one (the
+// checker knows; lower.ValueUnknown has the interpreter find out).
+func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos, value lower.Value) (*frame.Bundle, error) {
+	st, err := s.compileStmts(c, pos, value)
+	if err != nil {
+		return nil, err
+	}
+	return s.runStmts(ctx, st)
+}
+
+// compiledStmts is a chunk of statements compiled, ready to run: the
+// statements, then the trailing expression kept for rendering (value) or
+// run for effect (last).
+type compiledStmts struct {
+	body, value, last *interp.Program
+	names             []string
+}
+
+// compileStmts compiles a chunk of statements without running any of it.
+func (s *session) compileStmts(c cell.Chunk, pos chunkPos, value lower.Value) (*compiledStmts, error) {
+	st := &compiledStmts{names: c.Names}
 	body := c.Src
 	var last string
 	lastPos := pos
@@ -232,48 +470,69 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*f
 			last = c.LastExprSrc
 			before := body[:at]
 			nl := strings.Count(before, "\n")
-			lastPos.line = pos.line + nl
-			if nl == 0 {
-				lastPos.col = pos.col + len(before)
-			} else {
-				lastPos.col = len(before) - strings.LastIndex(before, "\n")
-			}
+			lastPos = shift(pos, nl, len(before)-strings.LastIndex(before, "\n")-1)
 			body = before
 		}
 	}
+	if value == lower.ValueNone && last != "" {
+		body, last = c.Src, ""
+	}
+	var err error
 	if strings.TrimSpace(body) != "" {
-		if _, err := s.run(ctx, body, cell.Stmts, pos); err != nil {
+		if st.body, err = s.compileRetry(body, pos); err != nil {
 			return nil, err
 		}
 	}
-	s.noteDefined(c.Names)
 	if last == "" {
-		return nil, nil
+		return st, nil
 	}
 	// A single-valued expression is kept in __gantry_v and rendered;
 	// anything else (a call with no or several results) runs for effect.
-	// (yaegi accepts `v := f()` for a multi-valued f, so the check is a
-	// call of a one-parameter func, compiled and not run.)
-	if _, err := s.compileSrc("__gantry_keep(" + last + ")"); err != nil {
-		_, err = s.run(ctx, last, cell.Stmts, lastPos)
-		return nil, err
+	// (yaegi accepts `v := f()` for a multi-valued f, so without the
+	// checker the test is a call of a one-parameter func, compiled and not
+	// run.)
+	if value == lower.ValueUnknown {
+		if _, err := s.compileSrc("__gantry_keep(" + last + ")"); err != nil {
+			st.last, err = s.compileChunk(last, cell.Stmts, lastPos)
+			return st, err
+		}
 	}
-	vp := lastPos
-	vp.col -= len(valuePrefix)
-	v, err := s.run(ctx, valuePrefix+last+")", cell.Stmts, vp)
-	var ce compileError
-	if errors.As(err, &ce) {
+	st.value, err = s.compileChunk(valuePrefix+last+")", cell.Stmts, shift(lastPos, 0, -len(valuePrefix)))
+	if err != nil {
 		// yaegi cannot bind some values by their static type (results of
-		// generic funcs); as any it can.
-		vp.col -= len(anyPrefix)
-		v, err = s.run(ctx, valuePrefix+anyPrefix+last+"))", cell.Stmts, vp)
+		// generic funcs it instantiated itself); as any it can.
+		st.value, err = s.compileChunk(valuePrefix+anyPrefix+last+"))", cell.Stmts, shift(lastPos, 0, -len(valuePrefix)-len(anyPrefix)))
 	}
-	if errors.As(err, &ce) {
-		_, err = s.run(ctx, last, cell.Stmts, lastPos)
+	if err != nil {
+		st.value = nil
+		st.last, err = s.compileChunk(last, cell.Stmts, lastPos)
+	}
+	return st, err
+}
+
+// runStmts runs compiled statements and renders their value, if any.
+func (s *session) runStmts(ctx context.Context, st *compiledStmts) (*frame.Bundle, error) {
+	if st.body != nil {
+		if _, err := s.runProgram(ctx, st.body); err != nil {
+			return nil, err
+		}
+	}
+	s.noteDefined(st.names)
+	if st.last != nil {
+		_, err := s.runProgram(ctx, st.last)
 		return nil, err
 	}
+	if st.value == nil {
+		return nil, nil
+	}
+	v, err := s.runProgram(ctx, st.value)
 	if err != nil || !v.IsValid() {
 		return nil, err
+	}
+	if v.Interface() == nil {
+		// A nil interface, a nil error above all (ws.Close() as the last
+		// line), shows nothing, as IPython shows nothing for None.
+		return nil, nil
 	}
 	if b, ok := s.renderMethods(ctx); ok {
 		return b, nil
@@ -283,6 +542,28 @@ func (s *session) evalStmts(ctx context.Context, c cell.Chunk, pos chunkPos) (*f
 		b = display.Render(v.Interface())
 	}
 	return &frame.Bundle{Data: b.Data, Metadata: b.Metadata}, nil
+}
+
+// shift returns the position of text that starts lines lines and cols
+// columns (on its first line) into the text at pos.
+func shift(pos chunkPos, lines, cols int) chunkPos {
+	if pos.remap != nil {
+		remap := pos.remap
+		pos.remap = func(l, c int) (int, int) {
+			if l == 1 {
+				c += cols
+			}
+			return remap(l+lines, c)
+		}
+		return pos
+	}
+	pos.line += lines
+	if lines == 0 {
+		pos.col += cols
+	} else {
+		pos.col = cols + 1
+	}
+	return pos
 }
 
 // valuePrefix binds a trailing expression's value.
@@ -351,19 +632,57 @@ const chunkLines = 100000
 // chunk to a line range of its own, so a position in any later error or
 // panic still tells which cell it came from.
 func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunkPos) (reflect.Value, error) {
-	prog, err := s.compileChunk(src, kind, pos)
-	if err != nil && kind == cell.Stmts && strings.Contains(err.Error(), "undefined: ") {
-		// yaegi loses `a, b := f()` inside a block at the top level of a
-		// cell (it works inside a func): run such blocks as closures.
-		if wrapped, ok := wrapBlocks(src); ok {
-			if p, err2 := s.compileChunk(wrapped, kind, pos); err2 == nil {
-				prog, err = p, nil
-			}
-		}
+	var prog *interp.Program
+	var err error
+	if kind == cell.Stmts {
+		prog, err = s.compileRetry(src, pos)
+	} else {
+		prog, err = s.compileChunk(src, kind, pos)
 	}
 	if err != nil {
 		return reflect.Value{}, err
 	}
+	return s.runProgram(ctx, prog)
+}
+
+// compileRetry compiles a chunk of statements; if yaegi lost names defined
+// in a block at the top level (`a, b := f()` inside a for or if), it tries
+// again with such blocks run as closures.
+func (s *session) compileRetry(src string, pos chunkPos) (*interp.Program, error) {
+	prog, err := s.compileChunk(src, cell.Stmts, pos)
+	if err != nil && strings.Contains(err.Error(), "undefined: ") {
+		if wrapped, ok := wrapBlocks(src); ok {
+			if p, err2 := s.compileChunk(wrapped, cell.Stmts, pos); err2 == nil {
+				prog, err = p, nil
+			}
+		}
+	}
+	return prog, err
+}
+
+// runUnit compiles declaration chunks as one file, each under its own
+// line range, and executes it.
+func (s *session) runUnit(ctx context.Context, srcs []string, poss []chunkPos) (reflect.Value, error) {
+	var b strings.Builder
+	b.WriteString("package main")
+	for k, src := range srcs {
+		s.chunkN++
+		s.chunks[s.chunkN] = poss[k]
+		fmt.Fprintf(&b, "\n//line _.go:%d:1\n%s", s.chunkN*chunkLines+1, src)
+	}
+	f, err := parser.ParseFile(s.i.FileSet(), "_.go", b.String(), parser.DeclarationErrors|parser.ParseComments)
+	if err != nil {
+		return reflect.Value{}, compileError{s.cellError("CompileError", err)}
+	}
+	prog, err := s.compile(f)
+	if err != nil {
+		return reflect.Value{}, compileError{s.cellError("CompileError", err)}
+	}
+	return s.runProgram(ctx, prog)
+}
+
+// runProgram runs a compiled chunk, honouring ctx.
+func (s *session) runProgram(ctx context.Context, prog *interp.Program) (reflect.Value, error) {
 	s.panics.Reset()
 	type result struct {
 		v   reflect.Value
@@ -389,6 +708,9 @@ func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunk
 	if r.err != nil {
 		var p interp.Panic
 		if errors.As(r.err, &p) {
+			if u, ok := unread(p.Value); ok {
+				return reflect.Value{}, u.frame()
+			}
 			return reflect.Value{}, s.panicError(p)
 		}
 		return reflect.Value{}, s.cellError("RuntimeError", r.err)
@@ -401,9 +723,9 @@ func (s *session) run(ctx context.Context, src string, kind cell.Kind, pos chunk
 func (s *session) compile(node ast.Node) (prog *interp.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v); "+
-				"it may use a Go feature yaegi does not support yet, such as range over an int or a func, "+
-				"or assigning the result of a generic func at the top level of a cell (use it in an expression or inside a func instead)", r)
+			err = fmt.Errorf("the interpreter cannot compile this code (yaegi: %v); nothing of the cell ran: "+
+				"this is a gap of the interpreter (docs/INTERPRETER.md), not of the code: "+
+				"rewrite the construct yaegi names, or run the code as a program with !go run", r)
 		}
 	}()
 	return s.i.CompileAST(node)
@@ -524,6 +846,10 @@ func (s *session) cellPos(msg string) string {
 			return m
 		}
 		line = line%chunkLines - 1
+		if p.remap != nil {
+			l, c := p.remap(line+1, col)
+			line, col = l-1, c
+		}
 		if line == 0 {
 			col += p.col - 1
 		}
@@ -539,8 +865,41 @@ func (s *session) cellPos(msg string) string {
 }
 
 func (s *session) cellError(name string, err error) *frame.Error {
-	msg := s.cellPos(err.Error())
+	msg := stdHint(s.cellPos(err.Error()))
 	return &frame.Error{Name: name, Value: msg, Traceback: []string{name + ": " + msg}}
+}
+
+// An unreadError stops a cell at an error that a top-level statement set
+// and no later line of the cell reads (package lower, StopOnErrFunc).
+type unreadError struct {
+	err   error
+	where string // cell[N]:LINE:COL of the statement
+}
+
+// unread finds the unreadError a panic carries: the interpreter may hand
+// over the value itself or wrapped in a reflect.Value.
+func unread(v any) (*unreadError, bool) {
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		v = rv.Interface()
+	}
+	u, ok := v.(*unreadError)
+	return u, ok
+}
+
+// newUnreadError is gantry/cellrt.Unread, which the prelude's
+// __gantry_stopOnErr panics with.
+func newUnreadError(err error, where string) any { return &unreadError{err: err, where: where} }
+
+// frame reports the error as the cell's error: its type as the name, its
+// text at the statement's place, and why the cell stopped.
+func (u *unreadError) frame() *frame.Error {
+	name := fmt.Sprintf("%T", u.err)
+	val := u.where + ": " + u.err.Error()
+	return &frame.Error{Name: name, Value: val, Traceback: []string{
+		name + ": " + val,
+		"(the statement at " + u.where + " set an error that no later line of the cell reads, so the cell stopped there; " +
+			"read it to handle it yourself, e.g. if err != nil { ... }, or discard it with _)",
+	}}
 }
 
 // panicError turns an interpreter panic into a Go-style traceback with
@@ -570,11 +929,17 @@ func (s *session) panicError(p interp.Panic) *frame.Error {
 	return &frame.Error{Name: "panic", Value: val, Traceback: tb}
 }
 
-// packageName returns the name a package is imported under by default.
-func packageName(i *interp.Interpreter, path string) string {
-	for k := range i.Symbols(path) {
-		if idx := strings.LastIndex(k, "/"); idx >= 0 && k[:idx] == path {
-			return k[idx+1:]
+// packageName returns the name a package is imported under by default:
+// the name its symbol table gives it ("math/rand/v2/rand"), else the last
+// element of its path that is not a major version. (Not from
+// interp.Symbols: for a source package that wraps every func, and panics on
+// a generic one.)
+func packageName(path string) string {
+	for _, tables := range []interp.Exports{gostd.Symbols, symbols.Symbols} {
+		for k := range tables {
+			if i := strings.LastIndexByte(k, '/'); i >= 0 && k[:i] == path {
+				return k[i+1:]
+			}
 		}
 	}
 	base := path[strings.LastIndex(path, "/")+1:]

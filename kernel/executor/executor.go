@@ -242,9 +242,12 @@ func (e *Executor) readInput(ctx context.Context, prompt string, password bool) 
 		}
 		return f.Value, nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("read input: interrupted")
+		return "", errInputInterrupted
 	}
 }
+
+// errInputInterrupted ends a wait for input that an interrupt cut short.
+var errInputInterrupted = errors.New("read input: interrupted")
 
 var errNoStdin = errors.New("stdin is not available: this client does not allow input (allow_stdin is false); " +
 	"run the cell from a client that supports input, such as JupyterLab, or pass the value in code or with %env")

@@ -3,7 +3,9 @@ package executor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
@@ -13,8 +15,8 @@ import (
 	"sync"
 
 	"github.com/traefik/yaegi/interp"
-	"github.com/traefik/yaegi/stdlib"
 	"github.com/traefik/yaegi/stdlib/unrestricted"
+	"github.com/traefik/yaegi/stdlib/unsafe"
 
 	"gantry"
 	"gantry/display"
@@ -22,24 +24,34 @@ import (
 	"gantry/kernel/assist"
 	"gantry/kernel/cell"
 	"gantry/kernel/frame"
+	"gantry/kernel/front"
+	"gantry/kernel/gostd"
+	"gantry/kernel/importer"
+	"gantry/kernel/lower"
 	"gantry/kernel/symbols"
 	"gantry/sdk"
 )
 
 // session is one interpreter and what the kernel knows about the cells it
 // has run: imports made, declarations (to re-evaluate callers of a
-// redefined func, and to document cell names), and names defined.
+// redefined func, and to document cell names), and names defined. Cells
+// are type-checked (front) against the packages the interpreter imports
+// (imp) and lowered (lower) before they run.
 type session struct {
 	e      *Executor
 	i      *interp.Interpreter
 	disp   *display.Display
 	assist *assist.Assistant
 	comms  *comms
+	imp    *importer.Importer
+	front  *front.Session
+	lower  *lower.State
 
 	mu      sync.Mutex
 	imports map[string]string    // local name -> import path
 	done    map[string]bool      // "name path" of imports made
 	decls   map[string]cell.Decl // by name ("T.M" for methods)
+	evalSrc map[string]string    // declarations as the interpreter ran them (lowered), by name
 	order   []string             // declaration names in order of definition
 	names   map[string]bool      // every name defined by cells
 	methods map[string]bool      // names of methods cells declared (for rich display)
@@ -53,6 +65,13 @@ type session struct {
 
 func newSession(e *Executor) (*session, error) {
 	s := &session{e: e, comms: newComms(e), chunks: map[int]chunkPos{}}
+	fset := token.NewFileSet()
+	s.imp = importer.New(fset, e.cfg.GoPath)
+	s.front = front.New(fset, s.imp)
+	for path, src := range gostd.SourceTexts() {
+		// The interpreter compiles these standard packages from source.
+		s.imp.AddSource(path, src)
+	}
 	if err := s.reset(); err != nil {
 		return nil, err
 	}
@@ -78,29 +97,41 @@ func (s *session) reset() error {
 		Stderr:       &panicFilter{s: s, w: os.Stderr},
 		Stdin:        &stdinReader{s: s},
 		Unrestricted: true,
+		Args:         []string{"cell"}, // os.Args as a program run without arguments sees it
+		// The generic standard packages, compiled when a cell imports one.
+		SourcecodeFilesystem: gostd.Sources(gopath),
 	})
-	if err := i.Use(stdlib.Symbols); err != nil {
+	use := func(t interp.Exports) error {
+		s.imp.Use(t)
+		return i.Use(t)
+	}
+	// The running Go's standard library (package gostd); the generic
+	// packages come from source through SourcecodeFilesystem.
+	if err := use(gostd.Symbols); err != nil {
 		return fmt.Errorf("load standard library: %w", err)
 	}
-	if err := i.Use(unrestricted.Symbols); err != nil {
+	if err := use(unrestricted.Symbols); err != nil {
 		return fmt.Errorf("load standard library: %w", err)
+	}
+	if err := use(unsafe.Symbols); err != nil {
+		return fmt.Errorf("load unsafe: %w", err)
 	}
 	var stdin io.Reader = &stdinReader{s: s}
 	exit := func(code int) {
 		_ = s.e.out.Write(&frame.Frame{Kind: frame.KindExiting, ExitCode: code})
 		os.Exit(code)
 	}
-	if err := i.Use(interp.Exports{"os/os": {
+	if err := use(interp.Exports{"os/os": {
 		"Stdin": reflect.ValueOf(&stdin).Elem(),
 		"Exit":  reflect.ValueOf(exit),
 	}}); err != nil {
 		return fmt.Errorf("patch os: %w", err)
 	}
 	s.disp = display.New(publisher{s.e})
-	if err := i.Use(display.Symbols(s.disp)); err != nil {
+	if err := use(display.Symbols(s.disp)); err != nil {
 		return fmt.Errorf("load gantry/display: %w", err)
 	}
-	if err := i.Use(symbols.Symbols); err != nil {
+	if err := use(symbols.Symbols); err != nil {
 		return fmt.Errorf("load the gantry/sdk packages: %w", err)
 	}
 	// A workspace a cell opens keeps prompted secrets with the session's,
@@ -112,14 +143,17 @@ func (s *session) reset() error {
 		}
 		return ws, err
 	}
-	if err := i.Use(interp.Exports{"gantry/sdk/sdk": {"OpenWorkspace": reflect.ValueOf(openWorkspace)}}); err != nil {
+	if err := use(interp.Exports{"gantry/sdk/sdk": {"OpenWorkspace": reflect.ValueOf(openWorkspace)}}); err != nil {
 		return fmt.Errorf("patch gantry/sdk: %w", err)
 	}
-	if err := i.Use(input.Symbols(input.New(asker{s.e}))); err != nil {
+	if err := use(input.Symbols(input.New(asker{s.e}))); err != nil {
 		return fmt.Errorf("load gantry/input: %w", err)
 	}
-	if err := i.Use(s.comms.symbols()); err != nil {
+	if err := use(s.comms.symbols()); err != nil {
 		return fmt.Errorf("load gantry/comm: %w", err)
+	}
+	if err := use(interp.Exports{"gantry/cellrt/cellrt": {"Unread": reflect.ValueOf(newUnreadError)}}); err != nil {
+		return fmt.Errorf("load the cells' runtime: %w", err)
 	}
 	if _, err := i.Eval(prelude); err != nil {
 		return fmt.Errorf("load prelude: %w", err)
@@ -129,9 +163,12 @@ func (s *session) reset() error {
 	s.imports = map[string]string{}
 	s.done = map[string]bool{}
 	s.decls = map[string]cell.Decl{}
+	s.evalSrc = map[string]string{}
 	s.order = nil
 	s.names = map[string]bool{}
 	s.methods = map[string]bool{}
+	s.front.Reset()
+	s.lower = lower.NewState()
 	s.mu.Unlock()
 	return nil
 }
@@ -141,7 +178,14 @@ func (s *session) reset() error {
 const prelude = `import (
 	__gantry_display "gantry/display"
 	__gantry_fmt "fmt"
+	__gantry_cellrt "gantry/cellrt"
 )
+
+func __gantry_stopOnErr(err error, where string) {
+	if err != nil {
+		panic(__gantry_cellrt.Unread(err, where))
+	}
+}
 
 func __gantry_keep(v any) any { return v }
 func __gantry_asBundle(v __gantry_display.MIMEBundler) __gantry_display.Bundle { return v.MIMEBundle() }
@@ -171,7 +215,20 @@ func (p publisher) Clear(wait bool) {
 type asker struct{ e *Executor }
 
 func (a asker) Ask(prompt string, password bool) (string, error) {
-	return a.e.readInput(a.e.runCtx(), prompt, password)
+	s, err := a.e.readInput(a.e.runCtx(), prompt, password)
+	stopIfInterrupted(err)
+	return s, err
+}
+
+// stopIfInterrupted ends the running cell where it waits for input when
+// the wait ended with an interrupt: the code after the read must not run
+// (the interpreter notices the interrupt only at its next step, which may
+// come after a few more statements). It panics, and the executor reports
+// the interrupt.
+func stopIfInterrupted(err error) {
+	if errors.Is(err, errInputInterrupted) {
+		panic(err)
+	}
 }
 
 // stdinReader is os.Stdin and fmt.Scan's input inside cells: each read
@@ -184,6 +241,7 @@ type stdinReader struct {
 func (r *stdinReader) Read(p []byte) (int, error) {
 	if r.buf.Len() == 0 {
 		line, err := r.s.e.readInput(r.s.e.runCtx(), "", false)
+		stopIfInterrupted(err)
 		if err != nil {
 			return 0, err
 		}

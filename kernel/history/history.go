@@ -101,11 +101,13 @@ func open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := migrate(ctx, db); err != nil {
+	err = sqlitedsn.RetryOpen(ctx, func() error {
+		if err := db.PingContext(ctx); err != nil {
+			return err
+		}
+		return migrate(ctx, db)
+	})
+	if err != nil {
 		db.Close()
 		return nil, err
 	}

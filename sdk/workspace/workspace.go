@@ -169,12 +169,14 @@ func (w *Workspace) openDB(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return err
-	}
 	w.db = db
-	if err := w.migrate(ctx); err != nil {
+	err = sqlitedsn.RetryOpen(ctx, func() error {
+		if err := db.PingContext(ctx); err != nil {
+			return err
+		}
+		return w.migrate(ctx)
+	})
+	if err != nil {
 		db.Close()
 		return err
 	}
