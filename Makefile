@@ -6,7 +6,7 @@ BUILD ?= build
 GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PYTEST_ARGS ?=
 
-.PHONY: all setup build ui demo demo-remote demo-cluster test go-test py-test go-next-test ui-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-ui conformance clean
+.PHONY: all setup build ui demo demo-remote demo-cluster test go-test py-test go-next-test ui-test bench bench-sdk bench-ssh bench-slurm bench-faults bench-pipeline bench-ui bench-nb conformance clean
 
 all: test
 
@@ -96,6 +96,11 @@ bench-slurm: build
 bench-ui: setup
 	GANTRY_VENV="$(abspath $(VENV))" GANTRY_BINARY="$(CURDIR)/bin/gantry" \
 		node ui/bench/bench.mjs --out bench/results/ui.md
+
+# Notebook runs against script runs doing the same work on the local target,
+# and gantry nbrun against papermill; writes bench/results/nb.md.
+bench-nb: setup
+	PATH="$(CURDIR)/bin:$$PATH" $(GO) run ./bench/nbbench -python "$(abspath $(PY))" -out bench/results/nb.md
 
 # Kill kernels, agents, submitters and sshd at random moments of 100 runs
 # (local and SSH targets) and count runs lost or stranded, lines lost and

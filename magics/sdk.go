@@ -94,7 +94,7 @@ func (s *sdkMagics) magics() []*Magic {
 				"delete NAME removes a target (a cluster's runs are canceled and its nodes released; runs that used " +
 				"it keep its name); detach NAME forgets it without touching the machine."},
 		{Name: "submit", Line: true,
-			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--gpus N] [--no-wait] SCRIPT [--] [ARGS...]",
+			Usage: "%submit [--target T] [--experiment E] [--env ENV] [--source DIR] [--submit-key KEY] [--gpus N] [--kernel K] [--no-wait] SCRIPT [--] [ARGS...]",
 			Run:   s.submit,
 			Doc: "Submits SCRIPT as a run. The script's directory is snapshotted and sent to the target (with " +
 				"--source DIR, DIR is, and SCRIPT is a path inside it). Words after SCRIPT (after an optional --) " +
@@ -109,7 +109,13 @@ func (s *sdkMagics) magics() []*Magic {
 				"again with the same KEY (after the kernel died mid-submit, say), it shows the run the first " +
 				"attempt started instead of starting another. --gpus N asks for N GPUs: on this machine and SSH " +
 				"machines the run gets devices of its own (CUDA_VISIBLE_DEVICES) and waits in Queued while they " +
-				"are busy; on a managed cluster Slurm gives them (--gres=gpu:N)."},
+				"are busy; on a managed cluster Slurm gives them (--gres=gpu:N).\n\n" +
+				"A notebook (SCRIPT.ipynb) runs headless on its own kernel on the target, as gantry nbrun runs it: " +
+				"-p NAME VALUE, -r NAME VALUE, -y YAML and -f FILE after it are papermill's parameters, injected " +
+				"after its cell tagged parameters; each cell's output is the run's log, a failing cell fails the " +
+				"run with its number and error, and the executed notebook and its HTML are in the run's outputs/. " +
+				"Go notebooks need nothing on the target; others need their kernel there (--kernel K picks " +
+				"another), which the submit checks."},
 		{Name: "runs", Line: true, Usage: "%runs [--experiment E] [--limit N]", Run: s.runs,
 			Doc: "Lists runs, newest first, in a table: ID, experiment, target, state, creation time, duration " +
 				"(environment preparation included) and exit code. --experiment keeps one experiment's runs; --limit N shows at most N (default 20, 0 for all)."},

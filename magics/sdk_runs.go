@@ -27,7 +27,7 @@ import (
 // submitArgs are %submit's arguments, parsed.
 type submitArgs struct {
 	target, experiment, env, source string
-	submitKey                       string
+	submitKey, kernel               string
 	gpus                            int
 	noWait                          bool
 	script                          string
@@ -36,7 +36,7 @@ type submitArgs struct {
 
 func parseSubmit(args string) (*submitArgs, error) {
 	p, err := parseArgs("submit", args, flagSpec{"--target": true, "--experiment": true, "--env": true,
-		"--source": true, "--submit-key": true, "--gpus": true, "--no-wait": false}, true)
+		"--source": true, "--submit-key": true, "--gpus": true, "--kernel": true, "--no-wait": false}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func parseSubmit(args string) (*submitArgs, error) {
 		return nil, errors.New("%submit needs a SCRIPT: %submit [--target T] [--experiment E] train.py [ARGS...]")
 	}
 	a := &submitArgs{target: p.opts["--target"], experiment: p.opts["--experiment"], env: p.opts["--env"],
-		source: p.opts["--source"], submitKey: p.opts["--submit-key"], script: p.pos[0], args: p.rest}
+		source: p.opts["--source"], submitKey: p.opts["--submit-key"], kernel: p.opts["--kernel"], script: p.pos[0], args: p.rest}
 	_, a.noWait = p.opts["--no-wait"]
 	if g, ok := p.opts["--gpus"]; ok {
 		n, err := strconv.Atoi(g)
@@ -140,10 +140,12 @@ func (s *sdkMagics) submit(ctx context.Context, c *Call) error {
 			return fmt.Errorf("%%submit: the workspace has %d compute targets (%s): choose one with --target NAME", len(ts), strings.Join(names, ", "))
 		}
 	}
-	run, err := ws.Experiment(a.experiment).Submit(ctx, sdk.ScriptRunConfig{
-		SourceDirectory: src, Script: script, Arguments: a.args,
-		RunConfig: sdk.RunConfiguration{Target: target, Environment: env, GPUCount: a.gpus}, SubmitKey: a.submitKey,
-	})
+	cfg := sdk.ScriptRunConfig{SourceDirectory: src, Script: script, Arguments: a.args, Kernel: a.kernel,
+		RunConfig: sdk.RunConfiguration{Target: target, Environment: env, GPUCount: a.gpus}, SubmitKey: a.submitKey}
+	if err := notebookParams(&cfg); err != nil {
+		return fmt.Errorf("%%submit: %w", err)
+	}
+	run, err := ws.Experiment(a.experiment).Submit(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("%%submit: %w%s", err, notFoundHint(err, "%compute list shows the targets"))
 	}

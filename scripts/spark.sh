@@ -107,7 +107,7 @@ EOF
 		sleep 0.5
 	done
 	echo "spark.sh: the master did not come up; its log: $DIR/logs/master.out" >&2
-	tail -20 "$DIR/logs/master.out" >&2 || true
+	tail -n 20 "$DIR/logs/master.out" >&2 || true
 	return 1
 }
 
@@ -146,7 +146,7 @@ start() {
 		sleep 0.5
 	done
 	echo "spark.sh: the workers did not register; logs in $DIR/logs" >&2
-	tail -20 "$DIR"/logs/worker-*.out >&2 || true
+	tail -n 20 "$DIR"/logs/worker-*.out >&2 || true
 	return 1
 }
 

@@ -193,12 +193,20 @@ type RunConfiguration struct {
 
 // ScriptRunConfig is what to run: the seed's ScriptRunConfig.
 type ScriptRunConfig struct {
-	SourceDirectory string   // snapshotted and sent to the target
-	Script          string   // relative to SourceDirectory
-	Command         []string // instead of Script
-	Arguments       []string
-	RunConfig       RunConfiguration
-	Snapshot        snapshot.Options
+	SourceDirectory string // snapshotted and sent to the target
+	// Script is relative to SourceDirectory. A notebook (.ipynb) runs
+	// headless on its kernel on the target (notebook.go), with Parameters.
+	Script    string
+	Command   []string // instead of Script
+	Arguments []string
+	// Parameters of a notebook Script, injected as papermill does, after
+	// its cell tagged "parameters" (in name order): numbers, strings,
+	// bools, nil, and slices and maps of them.
+	Parameters map[string]any
+	// Kernel runs a notebook Script on this kernelspec instead of its own.
+	Kernel    string
+	RunConfig RunConfiguration
+	Snapshot  snapshot.Options
 	// SubmitKey, if not "", names this submit: a submit retried with the
 	// same key (after a crash, or a reply that never arrived) returns the
 	// run the first attempt started instead of starting another. Keys are
@@ -271,6 +279,13 @@ func (e *Experiment) submit(ctx context.Context, src ScriptRunConfig, parentID s
 		Target: target, MaxConcurrentRuns: local.MaxConcurrentRuns, GPUCount: src.RunConfig.GPUCount}
 	if err := ws.checkGPUs(ctx, t, src.RunConfig.GPUCount); err != nil {
 		return nil, fmt.Errorf("submit to %q: %w", target, err)
+	}
+	if src.notebook() {
+		nb, err := ws.notebookJob(ctx, src, m, store, env, src.RunConfig.Environment != nil, drv, t)
+		if err != nil {
+			return nil, fmt.Errorf("submit to %q: %w", target, err)
+		}
+		job.Script, job.Notebook = "", nb
 	}
 	spec := workspace.RunSpec{Experiment: e.Name, ParentID: parentID, Target: target, SnapshotID: m.ID(),
 		EnvKey: env.Key(), SubmitKey: src.SubmitKey, Properties: src.properties}
@@ -466,6 +481,12 @@ func (src *ScriptRunConfig) check() error {
 			return fmt.Errorf("script %q not found in source directory %q", src.Script, src.SourceDirectory)
 		}
 		src.Script = clean
+	}
+	switch {
+	case src.notebook() && len(src.Arguments) > 0:
+		return fmt.Errorf("notebook %s takes Parameters (-p NAME VALUE), not Arguments %q", src.Script, src.Arguments)
+	case !src.notebook() && (len(src.Parameters) > 0 || src.Kernel != ""):
+		return fmt.Errorf("Parameters and Kernel are for notebooks (.ipynb); script %q takes Arguments", src.Script)
 	}
 	return nil
 }

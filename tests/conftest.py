@@ -378,16 +378,25 @@ def assert_error(k, code: str, *needles: str, **kw) -> str:
     return text
 
 
-def execute_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 180):
+def execute_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 180, runner: str = "nbclient"):
     """Execute the notebook at path with nbclient on the Gantry kernel, in
     workdir, with env added to the kernel's environment; the executed copy
     is also written to workdir/executed.ipynb. Cells may fail: check them
-    with cell_problems."""
+    with cell_problems. runner="nbrun" executes it with `gantry nbrun`
+    instead (which stops at the first failing cell)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata.kernelspec.name == "gantry"
+    if runner == "nbrun":
+        out = workdir / "executed.ipynb"
+        proc = subprocess.run([str(BIN), "nbrun", str(path), "--cwd", str(workdir), "--out", str(out),
+                               "--timeout", str(timeout)], env={**os.environ, **env}, capture_output=True, text=True,
+                              timeout=30 * 60)  # hang guard
+        (workdir / "nbrun.log").write_text(proc.stdout + proc.stderr)
+        assert out.exists(), f"gantry nbrun wrote no executed notebook:\n{proc.stdout}{proc.stderr}"
+        return nbformat.read(out, as_version=4)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -49,7 +49,8 @@ def cluster_nb(jupyter_env, slurm_dir, tmp_path_factory):
     pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
     workdir = tmp_path_factory.mktemp("cluster")
     return execute_notebook(NOTEBOOK, workdir, {"GANTRY_SLURM_DIR": str(slurm_dir), "GANTRY_WORKSPACE": str(workdir / "ws"),
-                                                "GANTRY_PYTHON": sys.executable}, timeout=RUN_TIMEOUT)
+                                                "GANTRY_PYTHON": sys.executable}, timeout=RUN_TIMEOUT,
+                            runner="nbrun")  # headless, as CI would run it (nbclient runs notebooks 00 and 01)
 
 
 def test_every_cell_ran_without_error(cluster_nb):

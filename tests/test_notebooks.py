@@ -6,6 +6,7 @@ import base64
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import KERNEL_NAME, ROOT, notebook_cell as cell, cell_text as text
+from conftest import BIN, KERNEL_NAME, ROOT, notebook_cell as cell, cell_text as text
 
 TOUR = ROOT / "notebooks" / "00-kernel-tour.ipynb"
 
@@ -128,6 +129,28 @@ def test_error_cell(tour):
     # the traceback points into the cell (line 2: return a / b)
     assert re.search(r"(?<![0-9]):2(?![0-9])|line 2(?![0-9])", tb), tb
     assert result(cell(tour, 'greet("again")')) == '"hello, again"'
+
+
+def test_nbrun_executes_it_as_nbclient_does(tour, tmp_path):
+    """gantry nbrun gives the tour the outputs nbclient gives it, cell for
+    cell, where they do not depend on the moment or the directory."""
+    proc = subprocess.run([str(BIN), "nbrun", str(TOUR), "--cwd", str(tmp_path), "--out", str(tmp_path / "out.ipynb")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    headless = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    nbformat.validate(headless)
+    assert len(headless.cells) == len(tour.cells)
+    varying = ("%%time", "%cd", "time.Now", "png.Encode")
+    compared = 0
+    for a, b in zip(tour.cells, headless.cells):
+        if a.cell_type != "code":
+            continue
+        assert a.execution_count == b.execution_count, a.source[:60]
+        assert [o.output_type for o in a.outputs] == [o.output_type for o in b.outputs], a.source[:60]
+        if not any(v in a.source for v in varying):
+            assert text(a) == text(b), a.source[:60]
+            compared += 1
+    assert compared >= 15, compared
 
 
 def test_jupyter_console(jupyter_env):

@@ -21,12 +21,14 @@ def _venv_python() -> str:
     return str(Path(sys.executable))
 
 
-@pytest.fixture(scope="module")
-def training(jupyter_env, tmp_path_factory):
+# By nbclient, as Jupyter runs it, and headless by gantry nbrun, as a
+# notebook repository's CI would.
+@pytest.fixture(scope="module", params=["nbclient", "nbrun"])
+def training(jupyter_env, tmp_path_factory, request):
     pytest.importorskip("sklearn", reason="scikit-learn (requirements.txt) trains the notebook's models")
     workdir = tmp_path_factory.mktemp("training")
     nb = execute_notebook(NOTEBOOK, workdir, {"GANTRY_WORKSPACE": str(workdir / "ws"), "GANTRY_PYTHON": _venv_python()},
-                          timeout=RUN_TIMEOUT)
+                          timeout=RUN_TIMEOUT, runner=request.param)
     assert nb.metadata.kernelspec.language == "go"
     return nb, workdir
 

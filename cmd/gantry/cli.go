@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"gantry/notebook"
 	"gantry/sdk"
 	"gantry/sdk/agent"
 	"gantry/sdk/workspace"
@@ -40,13 +41,16 @@ notebook, the compute attach magic can also prompt for them.
 
 const runUsage = `Usage:
   gantry run submit --target T [--experiment E] [--submit-key KEY] [--gpus N] [--workspace DIR] SCRIPT [-- ARGS...]
+  gantry run submit --target T [...] [--kernel K] NOTEBOOK.ipynb [-p NAME VALUE]... [-r NAME VALUE]... [-y YAML] [-f FILE]
   gantry run list [--experiment E] [--state S] [--workspace DIR]
   gantry run logs ID [--follow] [--workspace DIR]
   gantry run wait ID [--workspace DIR]
   gantry run cancel ID [--workspace DIR]
 
 ID may be a unique prefix of a run's ID, such as the 8 characters run list shows.
-run submit prints the new run's ID. With --submit-key, a submit retried with
+run submit prints the new run's ID. A notebook runs headless on its kernel on
+the target, with papermill's parameters; the executed notebook is in the run's
+outputs/. With --submit-key, a submit retried with
 the same key (after a crash, or a reply that never came) prints the run the
 first attempt started instead of starting another.
 --workspace defaults to $GANTRY_WORKSPACE, else ./.gantry.
@@ -233,7 +237,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		exp := fs.String("experiment", "default", "the experiment the run belongs to")
 		key := fs.String("submit-key", "", "a name for this submit, unique in the workspace: retried with the same key, the submit returns the run it started")
 		gpus := fs.Int("gpus", 0, "GPUs the run asks for (devices of its own; Slurm's --gres=gpu:N on a managed cluster)")
-		pos, rest, err := parseArgs(fs, args[1:])
+		kernel := fs.String("kernel", "", "run a notebook on this kernelspec instead of its own")
+		params, args, err := notebookParams(args[1:])
+		if err != nil {
+			return usageError(stderr, runUsage, "run submit: %v", err)
+		}
+		pos, rest, err := parseArgs(fs, args)
 		if err != nil {
 			return err
 		}
@@ -254,6 +263,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		script := pos[0]
 		r, err := ws.Experiment(*exp).Submit(ctx, sdk.ScriptRunConfig{
 			SourceDirectory: filepath.Dir(script), Script: filepath.Base(script), Arguments: rest,
+			Parameters: params, Kernel: *kernel,
 			RunConfig: sdk.RunConfiguration{Target: *target, GPUCount: *gpus}, SubmitKey: *key,
 		})
 		if err != nil {
@@ -351,6 +361,28 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	default:
 		return unknownVerb("run: subcommand", sub, "gantry run help", "submit", "list", "logs", "wait", "cancel", "help")
 	}
+}
+
+// notebookParams takes papermill's parameter options (-p, -r, -y, -f) out
+// of a run submit's arguments before any "--", after which the words are
+// a script's own.
+func notebookParams(args []string) (map[string]any, []string, error) {
+	head, tail := args, []string(nil)
+	for i, a := range args {
+		if a == "--" {
+			head, tail = args[:i], args[i:]
+			break
+		}
+	}
+	params, head, err := notebook.ParseArgs(head, os.ReadFile)
+	if err != nil || len(params) == 0 {
+		return nil, append(head, tail...), err
+	}
+	m := map[string]any{}
+	for _, p := range params {
+		m[p.Name] = p.Value
+	}
+	return m, append(head, tail...), nil
 }
 
 // findRun finds a run by its ID or a unique prefix of it.

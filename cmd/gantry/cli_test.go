@@ -217,7 +217,7 @@ func TestUnknownWords(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"frob"}, `gantry: command "frob" is not one Gantry knows: use install, kernel, compute, run, pipeline, version, help; gantry help shows the usage`},
+		{[]string{"frob"}, `gantry: command "frob" is not one Gantry knows: use install, kernel, compute, run, pipeline, nbrun, version, help; gantry help shows the usage`},
 		{[]string{"cmopute", "list"}, `command "cmopute" is not one Gantry knows (did you mean "compute"?)`},
 		{[]string{"compute", "stauts", "x"}, `compute: subcommand "stauts" is not one Gantry knows (did you mean "status"?): use list, create, attach, status, delete, help`},
 		{[]string{"run", "lst"}, `run: subcommand "lst" is not one Gantry knows (did you mean "list"?)`},

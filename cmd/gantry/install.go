@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 
 	"gantry/install"
+	"gantry/install/papermill"
 )
 
 func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,8 +23,9 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.Prefix, "prefix", "", "install into PREFIX/share/jupyter/kernels")
 	fs.StringVar(&o.Name, "name", "gantry", "kernelspec name")
 	fs.StringVar(&o.DisplayName, "display-name", "Go (Gantry)", "name shown in the launcher")
-	uninstall := fs.Bool("uninstall", false, "remove the kernelspec (and the panel) instead")
+	uninstall := fs.Bool("uninstall", false, "remove the kernelspec (and the panel and papermill translator) instead")
 	noPanel := fs.Bool("no-panel", false, "install only the kernelspec, not the JupyterLab panel")
+	pmPython := fs.String("papermill-python", "", "the Python whose papermill gets the Go translator (default: the environment the kernelspec goes into)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,6 +47,11 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			fmt.Fprintln(stdout, "Removed the JupyterLab panel")
 		}
+		if py := translatorPython(o, *pmPython); py != "" {
+			if err := papermill.Uninstall(ctx, py); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	dir, err := install.Install(ctx, o)
@@ -48,6 +59,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "Installed kernelspec %s in %s\n", o.Name, dir)
+	installTranslator(ctx, o, *pmPython, stdout)
 	if *noPanel {
 		return nil
 	}
@@ -62,4 +74,48 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "Note:", note)
 	}
 	return nil
+}
+
+// installTranslator puts the papermill translator for Go notebooks into
+// the Python environment of the kernelspec, where papermill would run; a
+// Python without papermill is told of, not an error.
+func installTranslator(ctx context.Context, o install.Options, python string, stdout io.Writer) {
+	py := translatorPython(o, python)
+	if py == "" {
+		return
+	}
+	v := papermill.Version(version)
+	done, err := papermill.Install(ctx, py, v, !o.SysPrefix && o.Prefix == "")
+	switch {
+	case errors.Is(err, papermill.ErrNoPapermill):
+		fmt.Fprintf(stdout, "papermill is not installed in %s: its translator for Go notebooks was not installed (pip install papermill there, then gantry install again)\n", py)
+	case err != nil:
+		fmt.Fprintf(stdout, "The papermill translator for Go notebooks was not installed: %v\n", err)
+	case done:
+		fmt.Fprintf(stdout, "Installed the papermill translator for Go notebooks (%s %s) with %s\n", papermill.Distribution, v, py)
+	}
+}
+
+// translatorPython is the Python to install the translator with: the one
+// named, else the environment's of --sys-prefix or --prefix (if it has
+// one), else python3 on PATH; "" when there is none.
+func translatorPython(o install.Options, named string) string {
+	if named != "" {
+		return named
+	}
+	var candidates []string
+	switch {
+	case o.Prefix != "":
+		candidates = []string{filepath.Join(o.Prefix, "bin", "python3"), filepath.Join(o.Prefix, "bin", "python")}
+	case o.SysPrefix && os.Getenv("VIRTUAL_ENV") != "":
+		candidates = []string{filepath.Join(os.Getenv("VIRTUAL_ENV"), "bin", "python")}
+	default:
+		candidates = []string{"python3"}
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	return ""
 }

@@ -12,6 +12,7 @@
 //	gantry pipeline submit|list|show|wait|resubmit|cancel ...
 //	gantry controller --workspace DIR --run ID   (started by a pipeline submit; drives it)
 //	gantry spark submit --master URL ... -- SCRIPT  (run by the agent of a run on a Spark target)
+//	gantry nbrun NOTEBOOK [-p NAME VALUE]... [--out OUT.ipynb] [--html OUT.html]
 //	gantry version
 package main
 
@@ -47,6 +48,7 @@ Usage:
   gantry serve [--addr 127.0.0.1:8765 | --socket PATH] [--workspace DIR]
   gantry ui [--workspace DIR] [--no-browser]
   gantry pipeline submit FILE | list | show ID | wait ID | resubmit ID | cancel ID
+  gantry nbrun NOTEBOOK [-p NAME VALUE]... [--out OUT.ipynb] [--html OUT.html]
   gantry version
 
 The compute and run commands use the workspace in --workspace DIR, else
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCompute(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], stdout, stderr)
+	case "nbrun":
+		return runNbrun(ctx, args[1:], stdout, stderr)
 	case "install":
 		return runInstall(ctx, args[1:], stdout, stderr)
 	case "serve", "ui":
@@ -90,6 +94,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "pipeline", "version", "help")
+		return unknownVerb("command", args[0], "gantry help", "install", "kernel", "compute", "run", "pipeline", "nbrun", "version", "help")
 	}
 }

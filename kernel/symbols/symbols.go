@@ -6,7 +6,7 @@ package symbols
 
 import "reflect"
 
-//go:generate go run github.com/traefik/yaegi/cmd/yaegi@v0.16.1 extract gantry/sdk gantry/sdk/workspace gantry/sdk/environment gantry/sdk/snapshot gantry/sdk/driver/slurm gantry/sdk/pipeline
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi@v0.16.1 extract gantry/sdk gantry/sdk/workspace gantry/sdk/environment gantry/sdk/snapshot gantry/sdk/driver/slurm gantry/sdk/pipeline gantry/sdk/track
 //go:generate sh -c "sed -i '/^\\/\\/go:build /d; /^\\/\\/ +build /d' gantry-sdk*.go"
 
 // Symbols maps "import/path/name" to the package's exported symbols; the

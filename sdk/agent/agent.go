@@ -34,8 +34,9 @@ type Job struct {
 	RunID       string                  `json:"run_id"`
 	Experiment  string                  `json:"experiment"`
 	SnapshotID  string                  `json:"snapshot_id"`
-	Script      string                  `json:"script,omitempty"`  // relative to the source directory
-	Command     []string                `json:"command,omitempty"` // instead of Script: argv, run in the source directory
+	Script      string                  `json:"script,omitempty"`   // relative to the source directory
+	Command     []string                `json:"command,omitempty"`  // instead of Script: argv, run in the source directory
+	Notebook    *NotebookJob            `json:"notebook,omitempty"` // instead of Script: a notebook, run by gantry nbrun
 	Arguments   []string                `json:"arguments,omitempty"`
 	Environment environment.Environment `json:"environment"`
 	EnvVars     map[string]string       `json:"env_vars,omitempty"`
@@ -65,6 +66,11 @@ const (
 	WorkDir      = "wd"                   // the snapshot, materialised; the script's working directory
 	OutputsDir   = track.OutputsDirName   // collected outputs; wd/outputs links here
 	PIDFile      = "agent.pid"
+	// NotebookReport is where a notebook run's nbrun reports how the
+	// notebook went (its failing cell), and ParametersFile where the agent
+	// puts the notebook's parameters for it.
+	NotebookReport = "logs/notebook.json"
+	ParametersFile = "parameters.yaml"
 )
 
 // WriteJob writes job into runDir.

@@ -259,8 +259,8 @@ func (a *agent) prepare(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("link outputs/: %w", err)
 		}
 	}
-	if len(a.job.Command) > 0 && a.job.Script == "" {
-		return "", nil // a command needs no interpreter
+	if len(a.job.Command) > 0 && a.job.Script == "" || a.job.Notebook != nil && !a.job.Notebook.Python {
+		return "", nil // a command needs no interpreter, nor a Gantry notebook
 	}
 	logf, err := os.OpenFile(filepath.Join(a.dir, PrepareLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -293,6 +293,11 @@ func (a *agent) execute(ctx context.Context, python string) error {
 	id := a.job.RunID
 	argv := a.job.Command
 	switch {
+	case a.job.Notebook != nil:
+		var err error
+		if argv, err = a.notebookArgv(python); err != nil {
+			return a.fail(ctx, id, err.Error())
+		}
 	case a.job.Script != "" && len(a.job.Launcher) > 0:
 		argv = append(append(append([]string{}, a.job.Launcher...), a.job.Script), a.job.Arguments...)
 	case a.job.Script != "":
@@ -474,8 +479,13 @@ func (a *agent) finish(ctx context.Context, why stopReason, waitErr error) error
 		return a.transition(ctx, workspace.StateFailed, a.failedWorker.reason())
 	case waitErr != nil && code < 0:
 		return a.transition(ctx, workspace.StateFailed, "the script was killed: "+waitErr.Error())
+	case code != 0 && a.job.Notebook != nil && a.notebookFailure() != "":
+		return a.transition(ctx, workspace.StateFailed, a.notebookFailure())
 	case code != 0:
 		return a.transition(ctx, workspace.StateFailed, fmt.Sprintf("the script exited with status %d; see its output log", code))
+	}
+	if a.job.Notebook != nil {
+		return a.transition(ctx, workspace.StateCompleted, "every cell of the notebook ran; the executed notebook is in outputs/")
 	}
 	return a.transition(ctx, workspace.StateCompleted, "the script exited with status 0")
 }

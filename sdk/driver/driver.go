@@ -13,7 +13,8 @@
 // capabilities are separate interfaces, checked with a type assertion:
 // Validator (check a target's configuration before it is saved), Recoverer
 // (tell whether a run's agent is still alive after a restart, from the
-// handle Submit returned), Scaler (clusters).
+// handle Submit returned), Committer (agents on other machines), Scaler
+// (clusters), KernelFinder (notebook jobs on other machines).
 package driver
 
 import (
@@ -77,6 +78,23 @@ type Committer interface {
 // sets the bounds on the target's nodes.
 type Scaler interface {
 	Scale(ctx context.Context, config json.RawMessage, minNodes, maxNodes int) error
+}
+
+// Kernel is the Jupyter kernel a notebook job runs on: a kernelspec name
+// and the notebook's language, looked for as jupyter_client does, with
+// the kernels of the Python environment of interpreter Python (if any).
+type Kernel struct {
+	Name, Language, Python string
+}
+
+// KernelFinder is implemented by drivers whose targets run jobs on another
+// machine than the submitter's: FindKernel tells whether a notebook job's
+// kernel is installed there, and if not returns an error that says so
+// and what is installed. Without it, the SDK looks on this machine, where
+// a local target runs its jobs and a managed cluster's nodes share the
+// filesystem.
+type KernelFinder interface {
+	FindKernel(ctx context.Context, target string, config json.RawMessage, k Kernel) error
 }
 
 // Factory returns the driver for a kind of target.

@@ -43,6 +43,7 @@ const (
 	OpOutputs = "outputs" // Run -> Files (no Data): the run's outputs/
 	OpSubmit  = "submit"  // Run, Nodes, Requeue, Args -> Data (the Slurm job ID): run its agent as a batch job
 	OpCommit  = "commit"  // Run: the submitter recorded the hand-over; the agent may start the script (idempotent)
+	OpKernel  = "kernel"  // Name, Args (language, python) -> Data (the kernel's argv): a notebook's kernel, found on the machine
 )
 
 // A Request asks the server for one operation; only the fields of its Op

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"gantry/nbrun"
 	"gantry/sdk/agent"
 	"gantry/sdk/journal"
 	"gantry/sdk/runlock"
@@ -202,6 +203,19 @@ func (s *Server) do(ctx context.Context, store *snapshot.BlobStore, req *Request
 			return nil, err
 		}
 		return s.submitBatch(ctx, req)
+	case OpKernel:
+		var language, python string
+		if len(req.Args) > 0 {
+			language = req.Args[0]
+		}
+		if len(req.Args) > 1 {
+			python = req.Args[1]
+		}
+		spec, err := (&nbrun.Kernels{Python: python, Self: s.Exe}).Find(ctx, req.Name, language)
+		if err != nil {
+			return nil, err
+		}
+		return &Response{Data: []byte(strings.Join(spec.Argv, " "))}, nil
 	}
 	return nil, fmt.Errorf("unknown operation %q: the remote gantry is older than this one", req.Op)
 }

@@ -24,10 +24,11 @@ type Driver struct {
 }
 
 var (
-	_ driver.Driver    = (*Driver)(nil)
-	_ driver.Validator = (*Driver)(nil)
-	_ driver.Recoverer = (*Driver)(nil)
-	_ driver.Committer = (*Driver)(nil)
+	_ driver.Driver       = (*Driver)(nil)
+	_ driver.Validator    = (*Driver)(nil)
+	_ driver.Recoverer    = (*Driver)(nil)
+	_ driver.Committer    = (*Driver)(nil)
+	_ driver.KernelFinder = (*Driver)(nil)
 )
 
 // State is what a run's handle keeps.
@@ -241,4 +242,20 @@ func (d *Driver) Alive(ctx context.Context, job driver.Job, h driver.Handle) (bo
 		return false, err
 	}
 	return resp.Alive, nil
+}
+
+// FindKernel looks for a notebook's kernel on the machine.
+func (d *Driver) FindKernel(ctx context.Context, target string, config json.RawMessage, k driver.Kernel) error {
+	cfg, err := ParseConfig(config)
+	if err != nil {
+		return err
+	}
+	c, err := d.Pool.Get(ctx, target, cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Call(ctx, remote.Request{Op: remote.OpKernel, Name: k.Name, Args: []string{k.Language, k.Python}}); err != nil {
+		return fmt.Errorf("on %s: %w", target, err)
+	}
+	return nil
 }
